@@ -1,0 +1,4 @@
+mod diff;
+mod lints;
+mod render;
+mod seeds;

@@ -1,0 +1,3 @@
+//! The integration tests of covenant-policy: one binary, one module per concern.
+
+mod it;
