@@ -226,6 +226,9 @@ pub struct Category {
     /// A special category (GDPR Art. 9) or criminal-offence data (Art. 10).
     #[serde(default, skip_serializing_if = "is_false")]
     pub special: bool,
+    /// May be left empty, and deleted by the person at any time (promise P1).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub optional: bool,
     /// Must never be collected or submitted; detected and refused at intake (promise W2).
     #[serde(default, skip_serializing_if = "is_false")]
     pub prohibited: bool,
@@ -639,6 +642,13 @@ pub struct RetentionRule {
     /// Several clocks; the data is kept until the last of them runs out (promise K5).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub longest_of: Vec<Clock>,
+    /// The controller we process for (our customer) sets the period; we apply it (promise T4).
+    /// Clocks, if any, are then our own outer limit.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub controller_defined: bool,
+    /// The customer is offered an export of everything before the action runs (promise T4).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub export_before: bool,
     /// What happens when the time is up.
     pub action: RetentionAction,
     /// What happens when the action is technically impossible (promises K5, T4).
