@@ -1,10 +1,125 @@
-//! `covenant demo`: the five example policies, checked and rendered.
+//! `covenant demo`: the example policies, checked and rendered into a folder with an index page.
 
-use std::path::Path;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result, bail};
 
-pub fn run(_out: &Path) -> Result<ExitCode> {
+/// The examples shipped in the repository, found next to the workspace the binary was built from.
+fn default_examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
+}
+
+struct Rendered {
+    dir: String,
+    company: String,
+    title: String,
+    version: String,
+    warnings: usize,
+    activities: usize,
+    categories: usize,
+}
+
+pub fn run(out: &Path, examples: Option<&Path>) -> Result<ExitCode> {
+    let examples = examples.map(Path::to_path_buf).unwrap_or_else(default_examples);
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&examples)
+        .with_context(|| format!("cannot read the examples folder `{}`", examples.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("policy.toml").is_file())
+        .collect();
+    dirs.sort();
+    if dirs.is_empty() {
+        bail!("no `*/policy.toml` under `{}`; pass --examples DIR", examples.display());
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create `{}`", out.display()))?;
+    let mut rendered = Vec::new();
+    for dir in &dirs {
+        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let file = dir.join("policy.toml");
+        let checked = covenant_policy::check_file(&file)?;
+        if checked.has_errors() {
+            eprintln!("{}", checked.render());
+            bail!("`{}` has errors; fix them first", file.display());
+        }
+        let Some(policy) = checked.policy.as_ref() else { bail!("`{}` did not parse", file.display()) };
+        let target = out.join(&name);
+        std::fs::create_dir_all(&target).with_context(|| format!("cannot create `{}`", target.display()))?;
+        let outputs = [
+            ("notice.html", covenant_policy::notice::html(policy)?),
+            ("notice.md", covenant_policy::notice::markdown(policy)),
+            ("ropa.html", covenant_policy::ropa::html(policy)?),
+            ("ropa.csv", covenant_policy::ropa::csv(policy)),
+            ("ropa.json", covenant_policy::ropa::json(policy)),
+        ];
+        for (file_name, text) in outputs {
+            let path = target.join(file_name);
+            std::fs::write(&path, text).with_context(|| format!("cannot write `{}`", path.display()))?;
+        }
+        let warnings = checked.warnings().count();
+        println!("{name:<12} checked: 0 errors, {warnings} warning{}; rendered notice and record", plural(warnings));
+        rendered.push(Rendered {
+            dir: name,
+            company: policy.controller_name().to_owned(),
+            title: policy.policy.title.clone(),
+            version: policy.policy.version.clone(),
+            warnings,
+            activities: policy.activities.len(),
+            categories: policy.categories.len(),
+        });
+    }
+    let index = out.join("index.html");
+    std::fs::write(&index, index_page(&rendered)).with_context(|| format!("cannot write `{}`", index.display()))?;
+    let abs = std::fs::canonicalize(&index).unwrap_or(index);
+    println!("\nopen file://{}", abs.display());
     Ok(ExitCode::SUCCESS)
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn index_page(items: &[Rendered]) -> String {
+    let mut rows = String::new();
+    for r in items {
+        let d = esc(&r.dir);
+        let _ = write!(
+            rows,
+            "<tr><td><strong>{}</strong><br><span class=muted>{}, version {}</span></td><td>{}</td><td>{}</td><td>{}</td>\
+             <td><a href=\"{d}/notice.html\">notice</a> · <a href=\"{d}/notice.md\">md</a></td>\
+             <td><a href=\"{d}/ropa.html\">record</a> · <a href=\"{d}/ropa.csv\">csv</a> · <a href=\"{d}/ropa.json\">json</a></td></tr>\n",
+            esc(&r.company),
+            esc(&r.title),
+            esc(&r.version),
+            r.categories,
+            r.activities,
+            r.warnings,
+        );
+    }
+    format!(
+        "<!doctype html>\n<html lang=en><head><meta charset=utf-8><title>Covenant demo</title>\n<style>\
+body{{font:16px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#1d2330}}\
+table{{border-collapse:collapse;width:100%}}th,td{{text-align:left;padding:.5rem;border-bottom:1px solid #dde}}\
+.muted{{color:#667;font-size:.9em}}a{{color:#1a56db}}</style></head><body>\n\
+<h1>Covenant demo</h1>\n<p>Five privacy policies written as code, checked, and rendered into the public notice \
+(GDPR Art. 13/14) and the record of processing activities (GDPR Art. 30). Every page below was generated from \
+<code>examples/*/policy.toml</code>; edit a policy and run <code>covenant demo</code> again.</p>\n\
+<table><thead><tr><th>Company</th><th>Data categories</th><th>Activities</th><th>Warnings</th><th>Privacy notice</th>\
+<th>Record of processing</th></tr></thead><tbody>\n{rows}</tbody></table>\n</body></html>\n"
+    )
 }

@@ -35,6 +35,9 @@ enum Command {
         /// Where to write the rendered documents
         #[arg(long, default_value = "covenant-demo")]
         out: PathBuf,
+        /// The folder holding one `NAME/policy.toml` per company (default: the repository's examples/)
+        #[arg(long)]
+        examples: Option<PathBuf>,
     },
 }
 
@@ -143,7 +146,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             }
         },
-        Command::Demo { out } => demo::run(&out),
+        Command::Demo { out, examples } => demo::run(&out, examples.as_deref()),
     }
 }
 
