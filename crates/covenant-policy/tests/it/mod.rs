@@ -1,4 +1,5 @@
 mod diff;
 mod lints;
 mod render;
+mod ropa;
 mod seeds;
