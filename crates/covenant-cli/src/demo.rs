@@ -98,11 +98,11 @@ fn index_page(items: &[Rendered]) -> String {
     let mut rows = String::new();
     for r in items {
         let d = esc(&r.dir);
-        let _ = write!(
+        let _ = writeln!(
             rows,
             "<tr><td><strong>{}</strong><br><span class=muted>{}, version {}</span></td><td>{}</td><td>{}</td><td>{}</td>\
              <td><a href=\"{d}/notice.html\">notice</a> · <a href=\"{d}/notice.md\">md</a></td>\
-             <td><a href=\"{d}/ropa.html\">record</a> · <a href=\"{d}/ropa.csv\">csv</a> · <a href=\"{d}/ropa.json\">json</a></td></tr>\n",
+             <td><a href=\"{d}/ropa.html\">record</a> · <a href=\"{d}/ropa.csv\">csv</a> · <a href=\"{d}/ropa.json\">json</a></td></tr>",
             esc(&r.company),
             esc(&r.title),
             esc(&r.version),

@@ -234,8 +234,7 @@ fn line_col_to_span(text: &str, line: usize, col: usize) -> Range<usize> {
     let line_text = text[line_start.min(text.len())..].lines().next().unwrap_or("");
     let start = line_start + line_text.char_indices().nth(col.saturating_sub(1)).map_or(line_text.len(), |(b, _)| b);
     let rest = &text[start.min(text.len())..];
-    let len =
-        rest.find(|c: char| c == ':' || c == '\n' || c == ',' || c == ']' || c == '}').unwrap_or(rest.len()).max(1);
+    let len = rest.find([':', '\n', ',', ']', '}']).unwrap_or(rest.len()).max(1);
     start..(start + len).min(text.len())
 }
 

@@ -137,11 +137,7 @@ impl Locator {
                     stack.pop();
                     finish_value(&mut stack);
                 }
-                Event::Alias(..) => {
-                    if node_path(&mut stack).is_some() {
-                        finish_value(&mut stack);
-                    }
-                }
+                Event::Alias(..) if node_path(&mut stack).is_some() => finish_value(&mut stack),
                 _ => {}
             }
         }

@@ -14,13 +14,8 @@ fn example(name: &str) -> PathBuf {
 }
 
 /// Every promise ID of each company (see the seed promises), which its policy must cite.
-const PROMISES: &[(&str, &str, u32)] = &[
-    ("workki", "W", 14),
-    ("workpex", "P", 9),
-    ("workoptima", "O", 9),
-    ("okki", "K", 11),
-    ("okitoki", "T", 9),
-];
+const PROMISES: &[(&str, &str, u32)] =
+    &[("workki", "W", 14), ("workpex", "P", 9), ("workoptima", "O", 9), ("okki", "K", 11), ("okitoki", "T", 9)];
 
 #[test]
 fn every_example_checks_without_errors_or_warnings() {
@@ -81,9 +76,12 @@ fn longer_retention_in_a_real_policy_is_material() {
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains("period = \"3 years\""), "workki keeps something for 3 years (promise W10)");
     let old = covenant_policy::load_str("old.toml", &text, Format::Toml).unwrap();
-    let new =
-        covenant_policy::load_str("new.toml", &text.replacen("period = \"3 years\"", "period = \"5 years\"", 1), Format::Toml)
-            .unwrap();
+    let new = covenant_policy::load_str(
+        "new.toml",
+        &text.replacen("period = \"3 years\"", "period = \"5 years\"", 1),
+        Format::Toml,
+    )
+    .unwrap();
     let d = covenant_policy::diff::diff(&old, &new);
     assert!(d.is_material(), "{}", d.render_text());
     assert!(d.changes.iter().any(|c| c.material && c.summary.contains("5 years")), "{}", d.render_text());
