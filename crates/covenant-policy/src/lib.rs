@@ -1,5 +1,7 @@
 #![doc = include_str!("../README.md")]
 
+#[cfg(test)]
+mod arbitrary;
 pub mod diagnostic;
 pub mod diff;
 pub mod lint;
