@@ -67,8 +67,8 @@ fn retention() {
         &[("retention[marketing].longest_of[collected]", false)],
     );
     check(
-        "trigger = \"account_closed\"",
-        "trigger = \"last_interaction\"",
+        "categories = [\"user.content\"]\ntrigger = \"account_closed\"",
+        "categories = [\"user.content\"]\ntrigger = \"last_interaction\"",
         &[("retention[service-data].trigger", true)],
     );
     check(
@@ -207,8 +207,8 @@ fn recipients_and_transfers() {
         &[("recipients[hosting].activities", true)],
     );
     check(
-        "[[consent_purposes]]",
-        "[[transfers]]\nid = \"mail-us\"\ndestinations = [\"US\"]\nrecipients = [\"mailer\"]\nsafeguard = \"adequacy\"\n\n[[consent_purposes]]",
+        "[[consent_purposes]]\nid = \"newsletter\"",
+        "[[transfers]]\nid = \"mail-us\"\ndestinations = [\"US\"]\nrecipients = [\"mailer\"]\nsafeguard = \"adequacy\"\n\n[[consent_purposes]]\nid = \"newsletter\"",
         &[("transfers[mail-us]", true)],
     );
     check("destinations = [\"US\"]", "destinations = [\"US\", \"IN\"]", &[("transfers[psp-us].destinations", true)]);
@@ -250,7 +250,11 @@ fn consents_and_channels() {
         "separate = true\ncategories = [\"user.contact.email\", \"user.name\"]",
         &[("consent_purposes[newsletter].categories", true)],
     );
-    check("model = \"opt_in\"", "model = \"opt_out\"", &[("consent_purposes[newsletter].model", true)]);
+    check(
+        "kind = \"marketing\"\nmodel = \"opt_in\"",
+        "kind = \"marketing\"\nmodel = \"opt_out\"",
+        &[("consent_purposes[newsletter].model", true)],
+    );
     check(
         "expires_after = \"2 years\"",
         "expires_after = \"1 year\"",

@@ -104,3 +104,24 @@ fn a_retention_rule_naming_an_unknown_category_is_located() {
     let pos = checked.source.position(d);
     assert!(pos.starts_with(&format!("copy.toml:{line}:")), "{pos}");
 }
+
+/// Test fixtures are realistic policies too: they must pass every lint, so that tests exercise
+/// the renderers and the diff on input a user could actually publish. The one exception:
+/// diff-base.toml leaves out the right to restriction so that the diff tests can add it.
+#[test]
+fn every_fixture_checks_without_errors_or_warnings() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml" || e == "yaml") {
+            let checked = check_file(&path).unwrap();
+            let allowed = |code: &str| path.ends_with("diff-base.toml") && code == "rights-missing-core";
+            let unexpected: Vec<String> =
+                checked.diagnostics.iter().filter(|d| !allowed(d.code)).map(|d| checked.source.render(d)).collect();
+            assert!(unexpected.is_empty(), "{}:\n{}", path.display(), unexpected.join("\n"));
+            seen += 1;
+        }
+    }
+    assert!(seen >= 3, "fixtures missing");
+}
