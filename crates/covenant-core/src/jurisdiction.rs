@@ -269,7 +269,9 @@ mod arbitrary {
         type Parameters = ();
         type Strategy = BoxedStrategy<Region>;
         fn arbitrary_with(_: ()) -> Self::Strategy {
-            prop_oneof![Just("EU".to_owned()), Just("EEA".to_owned()), Just("WORLD".to_owned()), "[A-Z]{2}"].prop_map(Region).boxed()
+            prop_oneof![Just("EU".to_owned()), Just("EEA".to_owned()), Just("WORLD".to_owned()), "[A-Z]{2}"]
+                .prop_map(Region)
+                .boxed()
         }
     }
 }

@@ -140,6 +140,7 @@ prop_compose! {
         contacts in list(contact()),
         dpo in of(party()),
         representative in of(party()),
+        supervisory_authority in of(party()),
     ) -> Controller {
         Controller {
             legal_name,
@@ -152,6 +153,7 @@ prop_compose! {
             contacts,
             dpo,
             representative,
+            supervisory_authority,
         }
     }
 }
@@ -226,6 +228,7 @@ prop_compose! {
         (consent_purpose, direct_marketing, sources, source_detail, recipients, automated_decisions) in (
             of(text()), any::<bool>(), list(source()), of(text()), list(text()), of(text()),
         ),
+        (requests, interpretation) in (of(request_handling()), of(text())),
     ) -> Activity {
         Activity {
             id,
@@ -250,8 +253,14 @@ prop_compose! {
             source_detail,
             recipients,
             automated_decisions,
+            requests,
+            interpretation,
         }
     }
+}
+
+fn request_handling() -> impl Strategy<Value = RequestHandling> {
+    one_of!(RequestHandling { Handle, HandleAndInformController, ReferToController })
 }
 
 fn recipient_kind() -> impl Strategy<Value = RecipientKind> {
@@ -309,8 +318,9 @@ prop_compose! {
         recipients in list(text()),
         safeguard in of(safeguard()),
         description in of(text()),
+        interpretation in of(text()),
     ) -> Transfer {
-        Transfer { id, destinations, activities, recipients, safeguard, description }
+        Transfer { id, destinations, activities, recipients, safeguard, description, interpretation }
     }
 }
 
@@ -333,8 +343,20 @@ prop_compose! {
         recipients in list(text()),
         categories in list(any::<CategoryKey>()),
         expires_after in of(any::<Period>()),
+        approval_required in any::<bool>(),
     ) -> ConsentPurpose {
-        ConsentPurpose { id, name, description, kind, model, separate, recipients, categories, expires_after }
+        ConsentPurpose {
+            id,
+            name,
+            description,
+            kind,
+            model,
+            separate,
+            recipients,
+            categories,
+            expires_after,
+            approval_required,
+        }
     }
 }
 
@@ -382,8 +404,9 @@ prop_compose! {
         self_service in list(text()),
         promise in of(any::<Period>()),
         deadlines in list(deadline()),
+        interpretation in of(text()),
     ) -> Rights {
-        Rights { offered, everyone, intake, verification, approval, self_service, promise, deadlines }
+        Rights { offered, everyone, intake, verification, approval, self_service, promise, deadlines, interpretation }
     }
 }
 
@@ -500,8 +523,16 @@ prop_compose! {
         subjects_within in of(any::<Period>()),
         public_notice_fallback in any::<bool>(),
         channels in list(notice_channel()),
+        interpretation in of(text()),
     ) -> BreachCommitments {
-        BreachCommitments { authority_within, notify_subjects, subjects_within, public_notice_fallback, channels }
+        BreachCommitments {
+            authority_within,
+            notify_subjects,
+            subjects_within,
+            public_notice_fallback,
+            channels,
+            interpretation,
+        }
     }
 }
 
@@ -522,8 +553,8 @@ prop_compose! {
 }
 
 prop_compose! {
-    fn cookies()(description in text(), consent_required in any::<bool>()) -> Cookies {
-        Cookies { description, consent_required }
+    fn cookies()(description in text(), consent_required in any::<bool>(), interpretation in of(text())) -> Cookies {
+        Cookies { description, consent_required, interpretation }
     }
 }
 

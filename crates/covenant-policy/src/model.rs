@@ -144,6 +144,9 @@ pub struct Controller {
     /// Representative in the EU (GDPR Art. 27), if appointed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub representative: Option<Party>,
+    /// The lead supervisory authority people may complain to (GDPR Art. 77).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supervisory_authority: Option<Party>,
 }
 
 /// A way to reach someone.
@@ -349,6 +352,35 @@ pub struct Activity {
     /// Decisions made solely by automated means, if any (GDPR Art. 22).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub automated_decisions: Option<String>,
+    /// How requests from the people in this data are handled. Default: `handle` for controller
+    /// and joint-controller activities, `refer_to_controller` for processor activities.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<RequestHandling>,
+    /// Set when the published text is vague and this entry is our concrete reading of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interpretation: Option<String>,
+}
+
+/// Who acts on a data-subject request about an activity's data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestHandling {
+    /// We act on it.
+    Handle,
+    /// We act on it after verification, then inform the controller we serve (promise W9).
+    HandleAndInformController,
+    /// We direct the person to the controller, and forward the request to it (promises T7, O3).
+    ReferToController,
+}
+
+impl Activity {
+    /// How requests about this activity's data are handled, with the role's default.
+    pub fn request_handling(&self) -> RequestHandling {
+        self.requests.unwrap_or(match self.role {
+            Role::Processor => RequestHandling::ReferToController,
+            Role::Controller | Role::JointController => RequestHandling::Handle,
+        })
+    }
 }
 
 /// The kind of a recipient.
@@ -451,6 +483,9 @@ pub struct Transfer {
     pub safeguard: Option<Safeguard>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Set when the published text is vague and this entry is our concrete reading of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interpretation: Option<String>,
 }
 
 /// The kind of thing a consent purpose governs.
@@ -505,6 +540,9 @@ pub struct ConsentPurpose {
     /// Consent lapses after this long and must be asked again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_after: Option<Period>,
+    /// The person approves the exact content before it is used (a testimonial's text, promise P3).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub approval_required: bool,
 }
 
 /// The medium of a message channel.
@@ -577,6 +615,9 @@ pub struct Rights {
     /// Statutory deadlines per jurisdiction.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deadlines: Vec<Deadline>,
+    /// Set when the published text is vague and these settings are our concrete reading of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interpretation: Option<String>,
 }
 
 /// A response deadline for one jurisdiction.
@@ -765,6 +806,9 @@ pub struct BreachCommitments {
     pub public_notice_fallback: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub channels: Vec<NoticeChannel>,
+    /// Set when the published text is vague and these settings are our concrete reading of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interpretation: Option<String>,
 }
 
 /// What people are told when the company changes hands (promises O9, W5, T3).
@@ -794,6 +838,9 @@ pub struct Cookies {
     /// Non-essential cookies need consent (consent purposes of kind `cookies`).
     #[serde(default, skip_serializing_if = "is_false")]
     pub consent_required: bool,
+    /// Set when the published text is vague and these settings are our concrete reading of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interpretation: Option<String>,
 }
 
 impl Policy {
