@@ -9,19 +9,27 @@
 //! jurisdictions and regions, retention triggers. They parse from strings ("parse, don't
 //! validate") so that an invalid value cannot exist past the boundary.
 
+pub mod audit;
 mod basis;
 mod category;
+mod identity;
+mod ids;
 mod jurisdiction;
+pub mod ledger;
 mod period;
 mod right;
+mod subject;
 pub mod taxonomy;
 mod trigger;
 
 pub use basis::{Art9Condition, LegalBasis};
 pub use category::{CategoryKey, CategoryKeyError};
+pub use identity::{Identity, IdentityError, IdentityKind};
+pub use ids::{IdError, RecordId, SubjectId, TenantId};
 pub use jurisdiction::{Jurisdiction, JurisdictionError, Region, RegionError};
 pub use period::{Period, PeriodError, PeriodUnit};
 pub use right::Right;
+pub use subject::{LifecycleEvent, LifecycleKind};
 pub use trigger::RetentionTrigger;
 
 /// Implements `Display`, `FromStr`, serde and JSON Schema for a unit-only enum from one table of
