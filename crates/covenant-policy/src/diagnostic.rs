@@ -168,6 +168,21 @@ impl SourceFile {
     }
 }
 
+/// Levenshtein distance in characters, for "did you mean …?" suggestions.
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
 fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     while i > 0 && !s.is_char_boundary(i) {
         i -= 1;
@@ -189,6 +204,13 @@ mod tests {
             src.render(&d),
             "error[unknown-key]: unknown key `titel`\n  --> p.toml:3:1\n  |\n3 | titel = \"x\"\n  | ^^^^^\n  = help: did you mean `title`?\n  = at: policy.titel\n"
         );
+    }
+
+    #[test]
+    fn edit_distance_counts_character_edits() {
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("é", "e"), 1);
     }
 
     #[test]

@@ -1764,24 +1764,10 @@ fn suggest<'a>(given: &str, known: impl IntoIterator<Item = &'a str>, otherwise:
 fn closest<'a>(given: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     known
         .into_iter()
-        .map(|k| (edit_distance(given, k), k))
+        .map(|k| (crate::diagnostic::edit_distance(given, k), k))
         .filter(|(d, k)| *d > 0 && *d <= (k.chars().count() / 4).clamp(1, 3))
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 #[cfg(test)]
@@ -1819,7 +1805,6 @@ mod tests {
         assert_eq!(closest("user.financial.vat", ["user.financial.tax_id"]), None);
         assert_eq!(closest("mailr", ["mailer"]), Some("mailer"));
         assert_eq!(closest("same", ["same"]), None);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
         assert_eq!(suggest("x", ["y"], "fix it".to_owned()), "did you mean `y`? if not, fix it");
     }
 

@@ -277,24 +277,10 @@ fn suggestion(rest: &str) -> Option<String> {
     let (_, list) = rest.split_once("expected one of ")?;
     list.split(',')
         .map(|n| n.trim().trim_matches('`'))
-        .map(|n| (edit_distance(given, n), n))
+        .map(|n| (crate::diagnostic::edit_distance(given, n), n))
         .filter(|(d, n)| *d <= 2.max(n.len() / 3))
         .min_by_key(|(d, _)| *d)
         .map(|(_, n)| n.to_owned())
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 #[cfg(test)]
@@ -306,7 +292,6 @@ mod tests {
         assert_eq!(suggestion("`titel`, expected one of `title`, `version`").as_deref(), Some("title"));
         assert_eq!(suggestion("`zzz`, expected one of `title`, `version`"), None);
         assert_eq!(suggestion("`titel`, expected one of title, version").as_deref(), Some("title"));
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 
     #[test]
