@@ -197,13 +197,15 @@ impl PartialEq for Consents {
 impl Eq for Consents {}
 
 /// One person's consents, preferences and flags, as decisions need them.
+// In declaration order: what every decision reads first, the consent slots last.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[repr(C)]
 pub struct SubjectState {
     generation: u64,
-    consents: Consents,
+    flags: Flags,
     /// Sorted by key; usually empty.
     prefs: Vec<PrefEntry>,
-    flags: Flags,
+    consents: Consents,
 }
 
 /// A consent purpose's current state, for display.
