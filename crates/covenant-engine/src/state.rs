@@ -408,6 +408,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn lifecycle_events_set_flags() {
+        let policy = crate::synthetic::policy(1).unwrap();
+        let index = PolicyIndex::compile(&policy);
+        let mut s = SubjectState::new(&index);
+        let event = |kind| LifecycleEvent { kind, at: Timestamp::UNIX_EPOCH, detail: None };
+        assert!(!s.apply_lifecycle(&event(LifecycleKind::Signup)));
+        assert_eq!(s.flags(), Flags::default());
+        assert!(s.apply_lifecycle(&event(LifecycleKind::UnderageFound)));
+        assert_eq!(s.flags().under_age, Some(UnderAge { minimum_age: None }));
+        // A known minimum age is kept.
+        s.set_under_age(Some(UnderAge { minimum_age: Some(16) }));
+        s.apply_lifecycle(&event(LifecycleKind::UnderageFound));
+        assert_eq!(s.flags().under_age, Some(UnderAge { minimum_age: Some(16) }));
+        assert!(s.apply_lifecycle(&event(LifecycleKind::Deceased)));
+        assert!(s.flags().deceased);
+    }
+
+    #[test]
     fn slots_are_small() {
         assert_eq!(std::mem::size_of::<ConsentSlot>(), 16);
     }
