@@ -129,7 +129,8 @@ fn every_fixture_checks_without_errors_or_warnings() {
 /// The policy in docs/policy-format.md is a real, clean policy: the guide cannot drift.
 #[test]
 fn the_guide_example_checks_clean() {
-    let guide = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/policy-format.md")).unwrap();
+    let guide =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/policy-format.md")).unwrap();
     let start = guide.find("```toml\n").unwrap() + "```toml\n".len();
     let end = start + guide[start..].find("```").unwrap();
     let checked = check_source(SourceFile::new("guide.toml", &guide[start..end]), Format::Toml);
