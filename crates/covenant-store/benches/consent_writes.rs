@@ -66,7 +66,8 @@ async fn append(store: &SqlStore, tenant: &TenantId, subject: SubjectId) {
         actor: "subject".into(),
         evidence: Some("form-1".into()),
     };
-    let draft = AuditDraft::new("bench", "consent.append", &format!("subject:{subject}"), "{\"purpose\":\"newsletter\"}");
+    let draft =
+        AuditDraft::new("bench", "consent.append", &format!("subject:{subject}"), "{\"purpose\":\"newsletter\"}");
     store.append_consent(record, draft).await.unwrap();
 }
 
