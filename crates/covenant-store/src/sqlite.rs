@@ -1,7 +1,7 @@
 //! The SQLite backend: one writer connection owned by a task, and a pool of read-only readers.
 //!
 //! Writes from every caller of one store queue up for the writer task, which runs them in
-//! batches: one `BEGIN IMMEDIATE` transaction, each write inside its own savepoint (so a failing
+//! batches: one `BEGIN IMMEDIATE` transaction, each write after its own savepoint (so a failing
 //! write rolls back alone), one `COMMIT` (group commit). With `synchronous=FULL` that is one
 //! `fsync` of the write-ahead log per batch instead of one per write. A caller is answered only
 //! after the batch has committed. Several processes may open the same file: `BEGIN IMMEDIATE`
@@ -230,15 +230,14 @@ async fn run_batch(conn: &mut SqliteConnection, batch: Vec<Job>) {
             continue;
         }
         let result = (job.run)(conn).await;
-        if savepoints {
-            let end = if result.is_ok() {
-                raw(conn, "RELEASE w", "finishing a write").await
-            } else {
-                raw(conn, "ROLLBACK TO w; RELEASE w", "undoing a failed write").await
-            };
-            if let Err(e) = end {
-                broken = Some(e);
-            }
+        // Savepoints are left to nest rather than released one by one (a statement less per
+        // write): `ROLLBACK TO w` undoes back to the latest `w`, this write's, and `COMMIT`
+        // releases them all.
+        if savepoints
+            && result.is_err()
+            && let Err(e) = raw(conn, "ROLLBACK TO w", "undoing a failed write").await
+        {
+            broken = Some(e);
         }
         done.push((job.reply, Some(result)));
     }

@@ -71,7 +71,10 @@ impl Db {
             }
             Kind::Postgres { url, .. } => {
                 let mut c = PgConnection::connect(url).await.unwrap();
-                let script = format!("ALTER TABLE audit_entries DISABLE TRIGGER USER; {sql}");
+                let script = format!(
+                    "ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_append_only; {sql}; \
+                     ALTER TABLE audit_entries ENABLE TRIGGER audit_entries_append_only"
+                );
                 sqlx::raw_sql(sqlx::AssertSqlSafe(script)).execute(&mut c).await.unwrap();
                 c.close().await.unwrap();
             }

@@ -41,6 +41,7 @@ conformance!(
     tampered_hash_is_found_at_its_entry,
     removed_entries_are_found,
     concurrent_writers_keep_one_chain,
+    failed_writes_among_concurrent_ones_roll_back_alone,
     api_keys,
     migrations_run_twice_are_a_no_op,
     bad_input_is_refused_and_writes_nothing,
