@@ -199,10 +199,13 @@ pub(crate) async fn append_audit<C: Conn>(c: &mut C, tenant: &TenantId, draft: A
         Dialect::Sqlite => "SELECT seq, hash FROM audit_heads WHERE tenant = $1",
         Dialect::Postgres => "SELECT seq, hash FROM audit_heads WHERE tenant = $1 FOR UPDATE",
     };
-    let head = c
-        .row("locking the audit head", sql, args![tenant.as_str()], read_head)
-        .await?
-        .ok_or_else(|| StoreError::not_found("tenant", tenant))?;
+    let head = match c.known_head(tenant) {
+        Some(head) => head,
+        None => c
+            .row("locking the audit head", sql, args![tenant.as_str()], read_head)
+            .await?
+            .ok_or_else(|| StoreError::not_found("tenant", tenant))?,
+    };
     let entry = AuditEntry::seal(tenant.clone(), head.seq + 1, Timestamp::now(), draft, head.hash);
     let seq = seq_i64(entry.seq)?;
     c.exec(
@@ -223,6 +226,7 @@ pub(crate) async fn append_audit<C: Conn>(c: &mut C, tenant: &TenantId, draft: A
     )
     .await?;
     // The insert moves the head (trigger `audit_entries_move_head`), in the same statement.
+    c.remember_head(tenant, AuditHead { seq: entry.seq, hash: entry.hash });
     Ok(entry)
 }
 

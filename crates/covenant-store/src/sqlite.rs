@@ -9,6 +9,8 @@
 //! and the audit head is read under that lock, so the chain stays gapless.
 
 use std::any::Any;
+use std::collections::HashMap;
+use std::future::Future;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,8 +20,12 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use sqlx::{ConnectOptions, Connection, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
 
+use covenant_core::TenantId;
+
 use crate::StoreError;
 use crate::migrations;
+use crate::model::AuditHead;
+use crate::sql::{Arg, Conn, Dialect, RowRead};
 
 /// How durable an acknowledged write is on SQLite.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -54,7 +60,7 @@ impl Default for SqliteOptions {
 }
 
 type Value = Box<dyn Any + Send>;
-type Run = Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<Value, StoreError>> + Send>;
+type Run = Box<dyn for<'c> FnOnce(&'c mut SqliteWriter) -> BoxFuture<'c, Result<Value, StoreError>> + Send>;
 type Reply = Box<dyn FnOnce(Result<Value, StoreError>) + Send>;
 
 struct Job {
@@ -106,7 +112,7 @@ impl SqliteBackend {
     async fn submit<T: Send + 'static>(
         &self,
         solo: bool,
-        f: impl for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, StoreError>> + Send + 'static,
+        f: impl for<'c> FnOnce(&'c mut SqliteWriter) -> BoxFuture<'c, Result<T, StoreError>> + Send + 'static,
     ) -> Result<T, StoreError> {
         let (tx, rx) = oneshot::channel::<Result<T, StoreError>>();
         let run: Run = Box::new(move |c| {
@@ -131,7 +137,7 @@ impl SqliteBackend {
     /// Runs `f` in a write transaction, batched with other concurrent writes.
     pub(crate) async fn write<T: Send + 'static>(
         &self,
-        f: impl for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, StoreError>> + Send + 'static,
+        f: impl for<'c> FnOnce(&'c mut SqliteWriter) -> BoxFuture<'c, Result<T, StoreError>> + Send + 'static,
     ) -> Result<T, StoreError> {
         self.submit(false, f).await
     }
@@ -146,7 +152,7 @@ impl SqliteBackend {
                 let mut conn = pool.acquire().await.map_err(backend("opening a read connection"))?;
                 f(&mut conn).await
             }
-            None => self.submit(true, f).await,
+            None => self.submit(true, move |w: &mut SqliteWriter| f(&mut w.conn)).await,
         }
     }
 
@@ -155,7 +161,7 @@ impl SqliteBackend {
             Box::pin(async move {
                 // `run` asks for a connection source it can name for one lifetime; this job's
                 // connection is borrowed for any, so call the direct form.
-                migrations::migrator(migrations::SQLITE).run_direct(None, c, false).await?;
+                migrations::migrator(migrations::SQLITE).run_direct(None, &mut c.conn, false).await?;
                 Ok(())
             })
         })
@@ -169,7 +175,48 @@ impl SqliteBackend {
     }
 }
 
-async fn writer_task(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
+/// The writer connection, and the audit heads it wrote in the current batch. While a batch's
+/// transaction holds SQLite's write lock no other connection can move a head, so within a batch
+/// the store need not read a head it wrote itself. The heads are forgotten whenever a write is
+/// undone and when the batch ends.
+pub(crate) struct SqliteWriter {
+    conn: SqliteConnection,
+    heads: HashMap<TenantId, AuditHead>,
+}
+
+impl Conn for SqliteWriter {
+    const DIALECT: Dialect = Dialect::Sqlite;
+
+    fn exec(
+        &mut self,
+        context: &'static str,
+        sql: &'static str,
+        args: Vec<Arg>,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        self.conn.exec(context, sql, args)
+    }
+
+    fn rows<T: Send, F: Fn(&dyn RowRead) -> Result<T, StoreError> + Send>(
+        &mut self,
+        context: &'static str,
+        sql: &'static str,
+        args: Vec<Arg>,
+        read: F,
+    ) -> impl Future<Output = Result<Vec<T>, StoreError>> + Send {
+        self.conn.rows(context, sql, args, read)
+    }
+
+    fn known_head(&self, tenant: &TenantId) -> Option<AuditHead> {
+        self.heads.get(tenant).copied()
+    }
+
+    fn remember_head(&mut self, tenant: &TenantId, head: AuditHead) {
+        self.heads.insert(tenant.clone(), head);
+    }
+}
+
+async fn writer_task(conn: SqliteConnection, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
+    let mut conn = SqliteWriter { conn, heads: HashMap::new() };
     let mut held: Option<Job> = None;
     loop {
         let first = match held.take() {
@@ -180,7 +227,9 @@ async fn writer_task(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>, ma
             },
         };
         if first.solo {
+            conn.heads.clear();
             let result = (first.run)(&mut conn).await;
+            conn.heads.clear();
             (first.reply)(result);
             continue;
         }
@@ -196,17 +245,19 @@ async fn writer_task(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>, ma
             }
         }
         run_batch(&mut conn, batch).await;
+        conn.heads.clear();
     }
-    let _ = conn.close().await;
+    let _ = conn.conn.close().await;
 }
 
-async fn raw(conn: &mut SqliteConnection, sql: &'static str, context: &'static str) -> Result<(), StoreError> {
-    sqlx::raw_sql(sql).execute(&mut *conn).await.map_err(backend(context))?;
+async fn raw(w: &mut SqliteWriter, sql: &'static str, context: &'static str) -> Result<(), StoreError> {
+    sqlx::raw_sql(sql).execute(&mut w.conn).await.map_err(backend(context))?;
     Ok(())
 }
 
 /// Runs a batch of writes in one transaction and answers each after the commit.
-async fn run_batch(conn: &mut SqliteConnection, batch: Vec<Job>) {
+async fn run_batch(conn: &mut SqliteWriter, batch: Vec<Job>) {
+    conn.heads.clear();
     if let Err(e) = raw(conn, "BEGIN IMMEDIATE", "starting a write transaction").await {
         let e = Arc::new(e);
         for job in batch {
@@ -233,6 +284,9 @@ async fn run_batch(conn: &mut SqliteConnection, batch: Vec<Job>) {
         // Savepoints are left to nest rather than released one by one (a statement less per
         // write): `ROLLBACK TO w` undoes back to the latest `w`, this write's, and `COMMIT`
         // releases them all.
+        if result.is_err() {
+            conn.heads.clear();
+        }
         if savepoints
             && result.is_err()
             && let Err(e) = raw(conn, "ROLLBACK TO w", "undoing a failed write").await
