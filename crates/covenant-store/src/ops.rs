@@ -56,6 +56,9 @@ where
 fn is_foreign_key_violation(e: &StoreError) -> bool {
     match e {
         StoreError::Backend { source, .. } => source.as_database_error().is_some_and(|d| d.is_foreign_key_violation()),
+        StoreError::Sqlite { source: rusqlite::Error::SqliteFailure(e, _), .. } => {
+            e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY
+        }
         _ => false,
     }
 }
