@@ -1,0 +1,49 @@
+//! The conformance suite. `conformance!` turns each case of `cases.rs` into two tests,
+//! `sqlite::<case>` (a temporary file) and `postgres::<case>` (a fresh database from
+//! `COVENANT_TEST_POSTGRES_URL`; skipped with a note when it is unset, unless
+//! `COVENANT_REQUIRE_POSTGRES=1`).
+
+mod cases;
+mod harness;
+
+macro_rules! conformance {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let db = super::harness::Db::sqlite().await;
+                    super::harness::run(db, super::cases::$case).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    if let Some(db) = super::harness::Db::postgres(stringify!($case)).await {
+                        super::harness::run(db, super::cases::$case).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    tenants,
+    tenant_isolation,
+    subjects_round_trip,
+    identity_conflict,
+    ledger_is_append_only_and_ordered,
+    every_write_is_audited_once,
+    tampered_detail_is_found_at_its_entry,
+    tampered_hash_is_found_at_its_entry,
+    removed_entries_are_found,
+    concurrent_writers_keep_one_chain,
+    api_keys,
+    migrations_run_twice_are_a_no_op,
+    bad_input_is_refused_and_writes_nothing,
+    lifecycle_events,
+    flags,
+);
