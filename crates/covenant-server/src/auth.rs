@@ -1,7 +1,8 @@
 //! API keys, roles and the per-route role table.
 //!
-//! A key is `cov_<tenant>_<secret>`, the secret 32 random bytes in base62 (43 characters). It is
-//! shown once, when it is created; the store keeps only its SHA-256.
+//! A key is a random secret made by the store (`covenant_store::Store::create_api_key`), shown
+//! once when it is created; the store keeps only its SHA-256. A request presents it as
+//! `Authorization: Bearer <key>`; the key names its tenant, so the tenant always comes from the key.
 //!
 //! Why SHA-256 and not argon2: argon2 is deliberately slow so that a stolen table of *human*
 //! passwords, which have little entropy, cannot be brute-forced. An API key has 256 bits of
@@ -10,60 +11,21 @@
 //! denial of service. Human passwords, when Covenant has them, stay with argon2.
 
 use std::collections::HashMap;
-use std::fmt;
-use std::str::FromStr;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use covenant_core::TenantId;
-use sha2::{Digest, Sha256};
+use covenant_store::Store as _;
 
-/// What a key may do, within its one tenant.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Everything, including reading and verifying the audit log.
-    Admin,
-    /// People who run the service: subjects, events, consents, decisions; not the audit log.
-    Operator,
-    /// Read-only: the consent ledger (as evidence) and the audit log.
-    Auditor,
-    /// The tenant's own software: registers subjects, records consents, asks for decisions.
-    Application,
-}
-
-impl Role {
-    pub const ALL: &'static [Role] = &[Role::Admin, Role::Operator, Role::Auditor, Role::Application];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Operator => "operator",
-            Role::Auditor => "auditor",
-            Role::Application => "application",
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// An unknown role name.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown role `{0}`; expected one of: `admin`, `operator`, `auditor`, `application`")]
-pub struct UnknownRole(pub String);
-
-impl FromStr for Role {
-    type Err = UnknownRole;
-    fn from_str(s: &str) -> Result<Role, UnknownRole> {
-        Role::ALL.iter().copied().find(|r| r.as_str() == s).ok_or_else(|| UnknownRole(s.to_owned()))
-    }
-}
+use crate::error::{ClientError, Failure, Internal};
+use crate::state::{AppState, Shared};
 
 use Role::{Admin, Application, Auditor, Operator};
+pub use covenant_store::Role;
 
 /// Who may call which route: (method, route template, roles). A route missing here is refused
 /// to everyone (fail closed); a test checks that every documented `/v1` route is listed.
@@ -88,76 +50,9 @@ pub fn allowed(method: &str, route: &str) -> Option<&'static [Role]> {
     ROLE_TABLE.iter().find(|(m, r, _)| *m == method && *r == route).map(|(_, _, roles)| *roles)
 }
 
-const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-/// Characters needed for 32 bytes: ceil(256 / log2(62)).
-const SECRET_LEN: usize = 43;
-
-/// A newly minted key: the secret, to show once, and its hash, to store.
-#[derive(Clone)]
-pub struct NewKey {
-    pub key: String,
-    pub hash: String,
-}
-
-impl fmt::Debug for NewKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NewKey").field("hash", &self.hash).finish_non_exhaustive()
-    }
-}
-
-/// Mints a key for a tenant from 32 bytes of operating-system randomness.
-pub fn mint(tenant: &TenantId) -> Result<NewKey, getrandom::Error> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes)?;
-    let key = format!("cov_{tenant}_{}", base62(&bytes));
-    let hash = hash_key(&key);
-    Ok(NewKey { key, hash })
-}
-
-/// The hash the store keeps: SHA-256 of the whole key, lowercase hex.
-pub fn hash_key(key: &str) -> String {
-    hex(&Sha256::digest(key.as_bytes()))
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
-    }
-    out
-}
-
-/// Big-endian base62 of a 32-byte number, left-padded to a fixed length.
-fn base62(bytes: &[u8; 32]) -> String {
-    let mut n: Vec<u8> = bytes.to_vec();
-    let mut digits = Vec::with_capacity(SECRET_LEN);
-    while n.iter().any(|&b| b != 0) {
-        let mut rem: u32 = 0;
-        for b in n.iter_mut() {
-            let cur = (rem << 8) | u32::from(*b);
-            *b = (cur / 62) as u8;
-            rem = cur % 62;
-        }
-        digits.push(BASE62[rem as usize]);
-    }
-    while digits.len() < SECRET_LEN {
-        digits.push(b'0');
-    }
-    digits.reverse();
-    String::from_utf8(digits).unwrap_or_default()
-}
-
-/// The tenant a key names, if it is shaped like a key at all. Shape only: the hash decides.
-pub fn key_tenant(key: &str) -> Option<TenantId> {
-    let rest = key.strip_prefix("cov_")?;
-    let (tenant, secret) = rest.split_once('_')?;
-    let ok = secret.len() == SECRET_LEN && secret.bytes().all(|b| b.is_ascii_alphanumeric());
-    if !ok {
-        return None;
-    }
-    TenantId::parse(tenant).ok()
+/// The hash the store looks keys up by: SHA-256 of the whole key.
+pub fn hash_key(key: &str) -> [u8; 32] {
+    covenant_store::hash_secret(key)
 }
 
 /// A caller, once its key is known.
@@ -165,13 +60,13 @@ pub fn key_tenant(key: &str) -> Option<TenantId> {
 pub struct Caller {
     pub tenant: TenantId,
     pub role: Role,
-    /// A short, non-secret label for the audit log: `apikey:<first 12 hex of the hash>`.
+    /// A short, non-secret label for the audit log: `apikey:<the key's display prefix>`.
     pub label: String,
 }
 
 impl Caller {
-    pub fn from_hash(tenant: TenantId, role: Role, hash: &str) -> Caller {
-        Caller { tenant, role, label: format!("apikey:{}", &hash[..hash.len().min(12)]) }
+    pub fn new(tenant: TenantId, role: Role, prefix: &str) -> Caller {
+        Caller { tenant, role, label: format!("apikey:{prefix}") }
     }
 }
 
@@ -181,7 +76,7 @@ impl Caller {
 #[derive(Debug)]
 pub struct KeyCache {
     ttl: Duration,
-    map: RwLock<HashMap<String, (Caller, Instant)>>,
+    map: RwLock<HashMap<[u8; 32], (Caller, Instant)>>,
 }
 
 impl KeyCache {
@@ -192,13 +87,13 @@ impl KeyCache {
         KeyCache { ttl, map: RwLock::new(HashMap::new()) }
     }
 
-    pub fn get(&self, hash: &str) -> Option<Caller> {
+    pub fn get(&self, hash: &[u8; 32]) -> Option<Caller> {
         let map = self.map.read().unwrap_or_else(|p| p.into_inner());
         let (caller, at) = map.get(hash)?;
         (at.elapsed() < self.ttl).then(|| caller.clone())
     }
 
-    pub fn put(&self, hash: String, caller: Caller) {
+    pub fn put(&self, hash: [u8; 32], caller: Caller) {
         let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
         if map.len() >= Self::MAX {
             map.clear();
@@ -206,7 +101,7 @@ impl KeyCache {
         map.insert(hash, (caller, Instant::now()));
     }
 
-    pub fn forget(&self, hash: &str) {
+    pub fn forget(&self, hash: &[u8; 32]) {
         self.map.write().unwrap_or_else(|p| p.into_inner()).remove(hash);
     }
 }
@@ -214,63 +109,20 @@ impl KeyCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use Role::{Admin, Auditor};
 
     fn tenant() -> TenantId {
         TenantId::parse("acme-eu").unwrap()
     }
 
     #[test]
-    fn keys_have_the_documented_shape_and_are_unique() {
-        let a = mint(&tenant()).unwrap();
-        let b = mint(&tenant()).unwrap();
-        assert_ne!(a.key, b.key);
-        assert!(a.key.starts_with("cov_acme-eu_"), "{}", a.key);
-        assert_eq!(a.key.len(), "cov_acme-eu_".len() + SECRET_LEN);
-        assert_eq!(key_tenant(&a.key), Some(tenant()));
-        assert_eq!(a.hash, hash_key(&a.key));
-        assert_eq!(a.hash.len(), 64);
-    }
-
-    #[test]
-    fn base62_is_fixed_width_and_exact() {
-        assert_eq!(base62(&[0; 32]), "0".repeat(SECRET_LEN));
-        let mut one = [0u8; 32];
-        one[31] = 61;
-        assert!(base62(&one).ends_with("0z"));
-        one[31] = 62;
-        assert!(base62(&one).ends_with("10"));
-        assert_eq!(base62(&[0xff; 32]).len(), SECRET_LEN);
-    }
-
-    #[test]
-    fn malformed_keys_name_no_tenant() {
-        for bad in [
-            "",
-            "cov_",
-            "cov_acme",
-            "cov_acme_short",
-            "key_acme_",
-            "cov_Acme_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-        ] {
-            assert_eq!(key_tenant(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn hash_is_sha256_hex() {
-        assert_eq!(hash_key("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-    }
-
-    #[test]
-    fn roles_parse_and_the_table_is_well_formed() {
-        for r in Role::ALL {
-            assert_eq!(r.as_str().parse::<Role>().unwrap(), *r);
-        }
-        assert!("root".parse::<Role>().is_err());
+    fn the_table_is_well_formed() {
         for (m, route, roles) in ROLE_TABLE {
             assert!(["GET", "POST"].contains(m));
             assert!(route.starts_with("/v1/"));
             assert!(roles.contains(&Admin), "admin may do everything: {m} {route}");
+            let n = ROLE_TABLE.iter().filter(|(m2, r2, _)| m2 == m && r2 == route).count();
+            assert_eq!(n, 1, "{m} {route} is listed once");
         }
         assert_eq!(allowed("GET", "/v1/audit/verify"), Some(&[Admin, Auditor][..]));
         assert_eq!(allowed("DELETE", "/v1/subjects/{id}"), None);
@@ -278,13 +130,91 @@ mod tests {
 
     #[test]
     fn the_cache_expires_entries() {
+        let h = hash_key("k");
         let cache = KeyCache::new(Duration::from_millis(0));
-        cache.put("h".into(), Caller::from_hash(tenant(), Role::Admin, "h"));
-        assert_eq!(cache.get("h"), None);
+        cache.put(h, Caller::new(tenant(), Role::Admin, "cvk_1"));
+        assert_eq!(cache.get(&h), None);
         let cache = KeyCache::new(Duration::from_secs(60));
-        cache.put("h".into(), Caller::from_hash(tenant(), Role::Admin, "h"));
-        assert_eq!(cache.get("h").map(|c| c.role), Some(Role::Admin));
-        cache.forget("h");
-        assert_eq!(cache.get("h"), None);
+        cache.put(h, Caller::new(tenant(), Role::Admin, "cvk_1"));
+        assert_eq!(cache.get(&h).map(|c| c.role), Some(Role::Admin));
+        assert_eq!(cache.get(&hash_key("other")), None);
+        cache.forget(&h);
+        assert_eq!(cache.get(&h), None);
     }
+}
+
+/// Why a request is refused before it reaches its handler.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("missing API key; send `Authorization: Bearer <key>`")]
+    Missing,
+    #[error("invalid API key")]
+    Invalid,
+    #[error("a key with role `{role}` may not call {method} {route}")]
+    Forbidden { role: Role, method: String, route: String },
+    #[error("looking up an API key")]
+    Store(#[source] covenant_store::StoreError),
+}
+
+impl AuthError {
+    pub fn failure(self) -> Failure {
+        let msg = self.to_string();
+        match self {
+            AuthError::Missing => ClientError::new(StatusCode::UNAUTHORIZED, "missing_api_key", msg).into(),
+            AuthError::Invalid => ClientError::new(StatusCode::UNAUTHORIZED, "invalid_api_key", msg).into(),
+            AuthError::Forbidden { .. } => ClientError::new(StatusCode::FORBIDDEN, "forbidden", msg).into(),
+            AuthError::Store(_) => Internal::new(self).into(),
+        }
+    }
+}
+
+impl IntoResponse for AuthError {
+    fn into_response(self) -> Response {
+        let unauthorized = matches!(self, AuthError::Missing | AuthError::Invalid);
+        let mut res = self.failure().into_response();
+        if unauthorized {
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        res
+    }
+}
+
+/// The key presented in `Authorization: Bearer <key>`.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, key) = v.split_once(' ')?;
+    let key = key.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !key.is_empty()).then_some(key)
+}
+
+/// Finds the caller of a key: the cache first, then the store.
+pub async fn caller(state: &AppState, key: &str) -> Result<Caller, AuthError> {
+    let hash = hash_key(key);
+    if let Some(c) = state.keys.get(&hash) {
+        return Ok(c);
+    }
+    let found = state.store.find_api_key_by_hash(&hash).await.map_err(AuthError::Store)?;
+    let Some(k) = found else { return Err(AuthError::Invalid) };
+    let c = Caller::new(k.tenant, k.role, &k.prefix);
+    state.keys.put(hash, c.clone());
+    Ok(c)
+}
+
+/// Middleware for every `/v1` route that needs a key: authenticates (401), checks the role
+/// against [`ROLE_TABLE`] (403), and hands the [`Caller`] to the handler.
+pub async fn authorize(State(state): State<Shared>, mut req: Request, next: Next) -> Result<Response, AuthError> {
+    let method = req.method().as_str().to_owned();
+    let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned()).unwrap_or_default();
+    let roles = allowed(&method, &route);
+    if roles.is_none() && ROLE_TABLE.iter().any(|(_, r, _)| *r == route) {
+        // A method the route does not take: let the router answer 405; no handler runs.
+        return Ok(next.run(req).await);
+    }
+    let key = bearer(req.headers()).ok_or(AuthError::Missing)?;
+    let caller = caller(&state, key).await?;
+    if !roles.is_some_and(|roles| roles.contains(&caller.role)) {
+        return Err(AuthError::Forbidden { role: caller.role, method, route });
+    }
+    req.extensions_mut().insert(caller);
+    Ok(next.run(req).await)
 }

@@ -54,6 +54,13 @@ impl std::fmt::Debug for Signer {
     }
 }
 
+/// 32 bytes from the operating system's randomness: a new server secret.
+pub fn random_secret() -> Result<[u8; 32], getrandom::Error> {
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key)?;
+    Ok(key)
+}
+
 impl Signer {
     /// A secret of at least 32 bytes.
     pub fn new(key: &[u8]) -> Option<Signer> {

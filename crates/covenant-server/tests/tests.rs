@@ -1,0 +1,3 @@
+//! End-to-end tests of the HTTP API: the real server on a free port, a fresh database per test.
+
+mod it;
