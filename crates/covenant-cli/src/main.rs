@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod bench;
 mod demo;
 mod policy_cmd;
 
@@ -38,6 +39,35 @@ enum Command {
         /// The folder holding one `NAME/policy.toml` per company (default: the repository's examples/)
         #[arg(long)]
         examples: Option<PathBuf>,
+    },
+    /// Measure how fast Covenant answers
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Decisions per second on one thread, through the in-memory decision cache
+    ///
+    /// Builds SUBJECTS people in memory from ledger records (consents given, withdrawn and
+    /// refused, GPC signals, objections), then asks random questions ("may this activity use
+    /// these categories, and send them to this recipient?") about random people, looked up by
+    /// identity key as the server does, for SECONDS seconds. Build with --release to measure.
+    ///
+    /// Example: cargo run --release -p covenant-cli -- bench decisions
+    Decisions {
+        /// How many people to build
+        #[arg(long, default_value_t = 1_000_000)]
+        subjects: u64,
+        /// How long to ask questions, per measurement
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// A policy file to use instead of the generated one
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// Consent purposes (and activities) in the generated policy
+        #[arg(long, default_value_t = 10)]
+        purposes: usize,
     },
 }
 
@@ -147,6 +177,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         },
         Command::Demo { out, examples } => demo::run(&out, examples.as_deref()),
+        Command::Bench(BenchCommand::Decisions { subjects, seconds, policy, purposes }) => {
+            bench::decisions(&bench::DecisionsOptions { subjects, seconds, policy: policy.as_deref(), purposes })
+        }
     }
 }
 

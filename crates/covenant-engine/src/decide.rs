@@ -363,7 +363,7 @@ fn purpose_verdict(index: &PolicyIndex, state: &SubjectState, p: PurposeIdx, now
     let slot = state.slot(p);
     let model = index.purposes.get(p.get()).map_or(ConsentModel::OptIn, |e| e.model);
     match (slot.status, model) {
-        (Some(ConsentStatus::Given), _) if slot.current && now < slot.expires_at => {
+        (Some(ConsentStatus::Given), _) if slot.current && now < slot.expires_at() => {
             Ok(Basis::Consent { purpose: p, given_at: timestamp(slot.at), version: slot.version })
         }
         (Some(ConsentStatus::Given) | Some(ConsentStatus::Expired) | None, ConsentModel::OptOut) => {
@@ -373,7 +373,7 @@ fn purpose_verdict(index: &PolicyIndex, state: &SubjectState, p: PurposeIdx, now
             Err(Denial::ConsentOutdated { purpose: p, given_at: timestamp(slot.at), version: slot.version })
         }
         (Some(ConsentStatus::Given), ConsentModel::OptIn) => {
-            Err(Denial::ConsentExpired { purpose: p, at: timestamp(slot.expires_at) })
+            Err(Denial::ConsentExpired { purpose: p, at: timestamp(slot.expires_at()) })
         }
         (Some(ConsentStatus::Expired), ConsentModel::OptIn) => {
             Err(Denial::ConsentExpired { purpose: p, at: timestamp(slot.at) })
@@ -389,7 +389,7 @@ fn purpose_verdict(index: &PolicyIndex, state: &SubjectState, p: PurposeIdx, now
 #[inline]
 fn consented_after(state: &SubjectState, p: PurposeIdx, after: i64, now: i64) -> bool {
     let s = state.slot(p);
-    s.status == Some(ConsentStatus::Given) && s.current && s.at > after && now < s.expires_at
+    s.status == Some(ConsentStatus::Given) && s.current && s.at > after && now < s.expires_at()
 }
 
 #[inline]

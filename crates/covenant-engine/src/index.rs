@@ -42,10 +42,18 @@ dense_id!(
     /// A recipient of the compiled policy.
     RecipientIdx
 );
-dense_id!(
-    /// A policy version label, interned by the index (see [`PolicyIndex::version_label`]).
-    VersionId
-);
+/// A policy version label, interned by the index (see [`PolicyIndex::version_label`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct VersionId(pub(crate) u16);
+
+/// Stands for every label past the 65,535th distinct one an index has seen.
+const VERSION_OVERFLOW: u16 = u16::MAX;
+
+impl VersionId {
+    pub fn get(self) -> usize {
+        usize::from(self.0)
+    }
+}
 
 /// A fixed-size set of small numbers.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -118,7 +126,7 @@ pub(crate) struct RecipientEntry {
 
 #[derive(Debug, Default)]
 struct Versions {
-    ids: HashMap<Arc<str>, u32>,
+    ids: HashMap<Arc<str>, u16>,
     labels: Vec<Arc<str>>,
 }
 
@@ -435,7 +443,10 @@ impl PolicyIndex {
         if let Some(id) = v.ids.get(label) {
             return VersionId(*id);
         }
-        let id = v.labels.len() as u32;
+        let Ok(id) = u16::try_from(v.labels.len()) else { return VersionId(VERSION_OVERFLOW) };
+        if id == VERSION_OVERFLOW {
+            return VersionId(VERSION_OVERFLOW);
+        }
         let label: Arc<str> = Arc::from(label);
         v.ids.insert(label.clone(), id);
         v.labels.push(label);
@@ -448,7 +459,7 @@ impl PolicyIndex {
             Ok(v) => v,
             Err(poisoned) => poisoned.into_inner(),
         };
-        versions.labels.get(v.get()).cloned().unwrap_or_else(|| Arc::from(""))
+        versions.labels.get(v.get()).cloned().unwrap_or_else(|| Arc::from("(one of too many versions to tell apart)"))
     }
 }
 

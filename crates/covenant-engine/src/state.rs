@@ -66,20 +66,33 @@ impl<'a> LedgerKey<'a> {
     }
 }
 
-/// The latest record for one consent purpose.
+/// The latest record for one consent purpose: 16 bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct ConsentSlot {
+    pub(crate) at: i64,
+    /// Whole seconds from `at` until a given consent lapses (`expires_after`); `u32::MAX` when it
+    /// does not. Periods are whole hours or days (and at most 100 years), so this is exact.
+    expires_in: u32,
+    pub(crate) version: VersionId,
     pub(crate) status: Option<ConsentStatus>,
     /// The record's purpose hash is the current definition's (promise K4).
     pub(crate) current: bool,
-    pub(crate) version: VersionId,
-    pub(crate) at: i64,
-    /// When a given consent lapses (`expires_after`); `i64::MAX` when it does not.
-    pub(crate) expires_at: i64,
+}
+
+impl ConsentSlot {
+    /// When a given consent lapses; `i64::MAX` when it does not.
+    #[inline]
+    pub(crate) fn expires_at(&self) -> i64 {
+        if self.expires_in == u32::MAX {
+            i64::MAX
+        } else {
+            self.at.saturating_add(i64::from(self.expires_in) * 1_000_000)
+        }
+    }
 }
 
 const EMPTY_SLOT: ConsentSlot =
-    ConsentSlot { status: None, current: false, version: VersionId(0), at: i64::MIN, expires_at: i64::MAX };
+    ConsentSlot { status: None, current: false, version: VersionId(0), at: i64::MIN, expires_in: u32::MAX };
 
 /// What a preference is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -136,12 +149,58 @@ pub enum Applied {
     Unknown,
 }
 
+/// Policies with at most this many consent purposes keep a person's consents inside the state
+/// itself: a decision then finds the slot it needs next to the rest of the state, instead of
+/// following a pointer to another allocation (one memory access fewer among millions of people).
+const INLINE_PURPOSES: usize = 12;
+
+/// One slot per consent purpose of the index (none until the first consent record).
+#[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)] // inline on purpose, see above
+enum Consents {
+    Inline(u8, [ConsentSlot; INLINE_PURPOSES]),
+    Heap(Box<[ConsentSlot]>),
+}
+
+impl Consents {
+    fn with_len(n: usize) -> Consents {
+        if n <= INLINE_PURPOSES {
+            Consents::Inline(n as u8, [EMPTY_SLOT; INLINE_PURPOSES])
+        } else {
+            Consents::Heap(vec![EMPTY_SLOT; n].into_boxed_slice())
+        }
+    }
+
+    #[inline]
+    fn as_slice(&self) -> &[ConsentSlot] {
+        match self {
+            // INVARIANT: the length is at most INLINE_PURPOSES (see `with_len`).
+            Consents::Inline(n, slots) => slots.get(..usize::from(*n)).unwrap_or(&[]),
+            Consents::Heap(slots) => slots,
+        }
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [ConsentSlot] {
+        match self {
+            Consents::Inline(n, slots) => slots.get_mut(..usize::from(*n)).unwrap_or(&mut []),
+            Consents::Heap(slots) => slots,
+        }
+    }
+}
+
+impl PartialEq for Consents {
+    fn eq(&self, other: &Consents) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for Consents {}
+
 /// One person's consents, preferences and flags, as decisions need them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SubjectState {
     generation: u64,
-    /// Empty until the first consent record; then one slot per consent purpose of the index.
-    consents: Box<[ConsentSlot]>,
+    consents: Consents,
     /// Sorted by key; usually empty.
     prefs: Vec<PrefEntry>,
     flags: Flags,
@@ -172,7 +231,7 @@ impl SubjectState {
     pub fn new(index: &PolicyIndex) -> SubjectState {
         SubjectState {
             generation: index.generation(),
-            consents: Box::new([]),
+            consents: Consents::Inline(0, [EMPTY_SLOT; INLINE_PURPOSES]),
             prefs: Vec::new(),
             flags: Flags::default(),
         }
@@ -209,25 +268,30 @@ impl SubjectState {
     }
 
     fn apply_consent(&mut self, index: &PolicyIndex, p: PurposeIdx, record: &ConsentRecord, at: i64) -> Applied {
-        if self.consents.is_empty() {
-            self.consents = vec![EMPTY_SLOT; index.purpose_count()].into_boxed_slice();
+        if self.consents.as_slice().is_empty() {
+            self.consents = Consents::with_len(index.purpose_count());
         }
-        let Some(slot) = self.consents.get_mut(p.get()) else { return Applied::Unknown };
+        let Some(slot) = self.consents.as_mut_slice().get_mut(p.get()) else { return Applied::Unknown };
         if slot.status.is_some() && at < slot.at {
             return Applied::Superseded;
         }
-        let expires_at = match (record.status, index.purpose_expires_after(p)) {
-            // A period that cannot be added lies beyond the calendar: the consent lapses at once
-            // rather than never.
-            (ConsentStatus::Given, Some(period)) => period.after(record.at).map_or(at, micros),
-            _ => i64::MAX,
+        let expires_in = match (record.status, index.purpose_expires_after(p)) {
+            // Rounded down, so a consent never lasts longer than it may; a period that cannot be
+            // added lies beyond the calendar, and the consent lapses at once rather than never.
+            (ConsentStatus::Given, Some(period)) => period
+                .after(record.at)
+                .ok()
+                .map(|end| (micros(end).saturating_sub(at) / 1_000_000).clamp(0, i64::from(u32::MAX - 1)))
+                .and_then(|s| u32::try_from(s).ok())
+                .unwrap_or(0),
+            _ => u32::MAX,
         };
         *slot = ConsentSlot {
             status: Some(record.status),
             current: record.purpose_hash == index.purpose_hash(p),
             version: index.intern_version(&record.policy_version),
             at,
-            expires_at,
+            expires_in,
         };
         Applied::Updated
     }
@@ -295,7 +359,7 @@ impl SubjectState {
 
     #[inline]
     pub(crate) fn slot(&self, p: PurposeIdx) -> &ConsentSlot {
-        self.consents.get(p.get()).unwrap_or(&EMPTY_SLOT)
+        self.consents.as_slice().get(p.get()).unwrap_or(&EMPTY_SLOT)
     }
 
     /// When the objection or opt-out for `key` took effect, if it is in force.
@@ -315,7 +379,7 @@ impl SubjectState {
             at: timestamp(s.at),
             policy_version: s.version,
             current: s.current,
-            expires_at: (s.expires_at != i64::MAX).then(|| timestamp(s.expires_at)),
+            expires_at: (s.expires_at() != i64::MAX).then(|| timestamp(s.expires_at())),
         })
     }
 
@@ -340,6 +404,11 @@ impl SubjectState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slots_are_small() {
+        assert_eq!(std::mem::size_of::<ConsentSlot>(), 16);
+    }
 
     #[test]
     fn ledger_keys_round_trip() {

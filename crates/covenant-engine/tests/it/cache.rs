@@ -192,3 +192,49 @@ fn concurrent_readers_see_a_withdrawal_at_once() {
     assert_eq!(allowed_after.load(Ordering::SeqCst), 0);
     assert_eq!(t.loaded(), 1001);
 }
+
+// A person with several identities has one state, whichever identity asks; it survives
+// identities coming and going.
+#[test]
+fn several_identities_share_one_state() {
+    let (cache, _) = setup();
+    let t = cache.tenant(&tenant()).unwrap();
+    let phone = "phone:+358401234567";
+    // Loaded before any identity is linked.
+    t.load(subject(), &[rec(&cache, give, "newsletter", 1, "2026-01-01")], Flags::default());
+    let q = covenant_engine::Query::new(t.index(), "newsletter");
+    assert_eq!(t.decide_subject(subject(), &q, ts("2026-06-01")).map(|d| d.code()), Ok("consent_given"));
+    t.link(KEY, subject());
+    assert_eq!(code(&cache, "newsletter"), Ok("consent_given"));
+    t.link(phone, subject());
+    t.link(phone, subject());
+    assert_eq!(code_for(&cache, phone, "newsletter"), Ok("consent_given"));
+    assert_eq!(t.apply(&rec(&cache, withdraw, "newsletter", 2, "2026-02-01")), Cached::Applied(Applied::Updated));
+    assert_eq!(code(&cache, "newsletter"), Ok("consent_withdrawn"));
+    assert_eq!(code_for(&cache, phone, "newsletter"), Ok("consent_withdrawn"));
+    assert_eq!(t.unlink(KEY), Some(subject()));
+    assert_eq!(code(&cache, "newsletter"), Err(Miss::Identity));
+    assert_eq!(code_for(&cache, phone, "newsletter"), Ok("consent_withdrawn"));
+    assert_eq!(t.unlink(phone), Some(subject()));
+    assert_eq!(t.unlink(phone), None);
+    // No identity left: the state stays, reachable by subject id, and comes back with a link.
+    assert_eq!(t.loaded(), 1);
+    assert_eq!(t.set_restricted(subject(), true), Cached::Applied(Applied::Updated));
+    t.link(KEY, subject());
+    assert_eq!(code(&cache, "newsletter"), Ok("consent_withdrawn"));
+    assert_eq!(code(&cache, "account"), Ok("restricted"));
+    // A key moves to another subject.
+    let other = SubjectId::from_uuid(uuid::Uuid::from_u128(8));
+    t.insert(other, SubjectState::new(t.index()));
+    t.link(KEY, other);
+    assert_eq!(t.subject_of(KEY), Some(other));
+    assert_eq!(code(&cache, "newsletter"), Ok("no_consent"));
+    assert_eq!(t.with_state(subject(), |s| s.flags().restricted), Some(true));
+    assert_eq!(t.loaded(), 2);
+}
+
+fn code_for(cache: &DecisionCache, key: &str, activity: &str) -> Result<&'static str, Miss> {
+    let t = cache.tenant(&tenant()).unwrap();
+    let q = covenant_engine::Query::new(t.index(), activity);
+    t.decide(key, &q, ts("2026-06-01")).map(|d| d.code())
+}
