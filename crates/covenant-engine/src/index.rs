@@ -507,6 +507,28 @@ mod tests {
     }
 
     #[test]
+    fn version_labels_are_interned_until_the_table_is_full() {
+        let p: Policy = covenant_policy::parse(
+            "schema = 1\n[policy]\ntitle = \"T\"\nversion = \"7\"\neffective = \"2026-01-01\"\n[controller]\nlegal_name = \"C\"\n",
+            covenant_policy::Format::Toml,
+        )
+        .unwrap();
+        let index = PolicyIndex::compile(&p);
+        assert_eq!(&*index.policy_version(), "7");
+        assert_eq!(index.intern_version("7"), VersionId(0));
+        let v = index.intern_version("6");
+        assert_eq!(index.intern_version("6"), v);
+        assert_eq!(&*index.version_label(v), "6");
+        for i in 0..70_000 {
+            index.intern_version(&format!("v{i}"));
+        }
+        let last = index.intern_version("one more");
+        assert_eq!(last, VersionId(VERSION_OVERFLOW));
+        assert_eq!(&*index.version_label(last), "(one of too many versions to tell apart)");
+        assert_eq!(&*index.version_label(v), "6");
+    }
+
+    #[test]
     fn bitsets() {
         let mut s = BitSet::with_capacity(130);
         for i in [0, 63, 64, 129] {

@@ -197,13 +197,15 @@ impl PartialEq for Consents {
 impl Eq for Consents {}
 
 /// One person's consents, preferences and flags, as decisions need them.
+// In declaration order: what every decision reads first, the consent slots last.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[repr(C)]
 pub struct SubjectState {
     generation: u64,
-    consents: Consents,
+    flags: Flags,
     /// Sorted by key; usually empty.
     prefs: Vec<PrefEntry>,
-    flags: Flags,
+    consents: Consents,
 }
 
 /// A consent purpose's current state, for display.
@@ -404,6 +406,24 @@ impl SubjectState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lifecycle_events_set_flags() {
+        let policy = crate::synthetic::policy(1).unwrap();
+        let index = PolicyIndex::compile(&policy);
+        let mut s = SubjectState::new(&index);
+        let event = |kind| LifecycleEvent { kind, at: Timestamp::UNIX_EPOCH, detail: None };
+        assert!(!s.apply_lifecycle(&event(LifecycleKind::Signup)));
+        assert_eq!(s.flags(), Flags::default());
+        assert!(s.apply_lifecycle(&event(LifecycleKind::UnderageFound)));
+        assert_eq!(s.flags().under_age, Some(UnderAge { minimum_age: None }));
+        // A known minimum age is kept.
+        s.set_under_age(Some(UnderAge { minimum_age: Some(16) }));
+        s.apply_lifecycle(&event(LifecycleKind::UnderageFound));
+        assert_eq!(s.flags().under_age, Some(UnderAge { minimum_age: Some(16) }));
+        assert!(s.apply_lifecycle(&event(LifecycleKind::Deceased)));
+        assert!(s.flags().deceased);
+    }
 
     #[test]
     fn slots_are_small() {

@@ -196,7 +196,31 @@ pub fn queries(policy: &Policy, index: &PolicyIndex) -> Vec<Query> {
 
 /// The identity key of generated person `i`.
 pub fn identity_key(i: u64) -> String {
-    format!("email:person{i}@example.com")
+    let mut s = String::new();
+    write_identity_key(&mut s, i);
+    s
+}
+
+/// Writes the identity key of generated person `i` into `buf` (cleared first), as a server
+/// reads one from a request: into a buffer it reuses, without allocating.
+pub fn write_identity_key(buf: &mut String, i: u64) {
+    buf.clear();
+    buf.push_str("email:person");
+    let mut digits = [0u8; 20];
+    let mut n = i;
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for d in &digits[at..] {
+        buf.push(char::from(*d));
+    }
+    buf.push_str("@example.com");
 }
 
 /// The subject id of generated person `i`.
@@ -328,6 +352,9 @@ mod tests {
             assert_eq!(a.state(&index, i), b.state(&index, i));
         }
         assert_ne!(subject_id(1), subject_id(2));
+        assert_eq!(identity_key(0), "email:person0@example.com");
+        assert_eq!(identity_key(1_234_567), "email:person1234567@example.com");
+        assert_eq!(identity_key(u64::MAX), format!("email:person{}@example.com", u64::MAX));
         assert_eq!(subject_id(3).as_uuid().get_version_num(), 4);
     }
 }

@@ -74,7 +74,7 @@ lints! {
     DUPLICATE_ID: "duplicate-id", Error, duplicate_id,
         "two entries of one list share an id (or a category is declared twice)";
     INVALID_ID: "invalid-id", Error, invalid_id,
-        "an id that is empty or contains whitespace";
+        "an id that is empty, contains whitespace, or contains `:` (reserved for ledger keys such as `signal:gpc`)";
     DUPLICATE_JURISDICTION: "duplicate-jurisdiction", Error, duplicate_jurisdiction,
         "two minimum ages or two response deadlines for the same jurisdiction";
     INVALID_EFFECTIVE_DATE: "invalid-effective-date", Error, invalid_effective_date,
@@ -435,6 +435,12 @@ fn invalid_id(p: &Policy, out: &mut Vec<Diagnostic>) {
                 let fixed = id.split_whitespace().collect::<Vec<_>>().join("-");
                 out.push(INVALID_ID.at(path, format!("{noun} id `{id}` contains whitespace")).with_help(format!(
                     "ids are written in references; use letters, digits, `-` and `_`, e.g. `{fixed}`"
+                )));
+            } else if id.contains(':') {
+                let fixed = id.replace(':', "-");
+                out.push(INVALID_ID.at(path, format!("{noun} id `{id}` contains `:`")).with_help(format!(
+                    "`:` separates the kinds of keys in the consent ledger (`activity:…`, `recipient:…`, `signal:gpc`); \
+                     use letters, digits, `-` and `_`, e.g. `{fixed}`"
                 )));
             }
         }

@@ -5,7 +5,9 @@
 //!   commit), with `synchronous=FULL` and `NORMAL`.
 //! - `audit_verify`: audit entries verified per second, reading a chain of 100,000 entries.
 //!
-//! Run with `cargo bench -p covenant-store`.
+//! Run with `cargo bench -p covenant-store`. Measured on the 2-core development machine (shared,
+//! virtual disk with `fsync` at about 30 µs): single/full 7,500/s, concurrent_8/full 13,300/s,
+//! single/normal 10,700/s, concurrent_8/normal 14,800/s; audit_verify about 180,000 entries/s.
 
 #![allow(clippy::unwrap_used)] // benchmarks may unwrap
 

@@ -28,6 +28,20 @@ pub enum StoreError {
         #[source]
         source: sqlx::Error,
     },
+    /// The SQLite writer failed; `context` tells what it was doing.
+    #[error("database error while {context}: {source}")]
+    Sqlite {
+        context: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The operating system refused something the store needs.
+    #[error("{context}: {source}")]
+    Io {
+        context: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
     /// The migrations could not be applied.
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),

@@ -45,12 +45,21 @@
 //! microseconds on write and returned as stored.
 //!
 //! # Durability and speed on SQLite
-//! The database runs in WAL mode with a busy timeout (5 s by default), one writer connection fed
-//! by a queue, and a pool of read-only connections. Concurrent writes are committed together
-//! (group commit, up to 256 per transaction, each in its own savepoint). By default
-//! `synchronous=FULL` ([`Durability::Full`]): a write is acknowledged only once the log is on
-//! disk, so it survives power loss; [`Durability::Normal`] trades the last moments before an
-//! operating-system crash for speed. See `benches/consent_writes.rs` for measured rates.
+//! The database runs in WAL mode with a busy timeout (5 s by default). One writer connection,
+//! on its own thread, takes writes from a queue and runs their statements synchronously
+//! (rusqlite, on the same SQLite library as sqlx, whose per-statement hand-off to a worker thread
+//! cost more than the statements); reads use a pool of read-only sqlx connections, and an
+//! in-memory database is read through the writer. Concurrent writes are committed together
+//! (group commit, up to 256 per transaction, each after its own savepoint, so one failing write
+//! is undone alone). By default `synchronous=FULL` ([`Durability::Full`]): a write is
+//! acknowledged only once the log is on disk, so it survives power loss; [`Durability::Normal`]
+//! keeps writes across a crash of the process but may lose the last ones on an operating-system
+//! crash or power loss.
+//!
+//! Measured with `cargo bench -p covenant-store` (2 shared cores, a virtual disk whose `fsync`
+//! takes about 30 µs): consent appends, each with its audit entry, 7,500/s from one task and
+//! 13,300/s from 8 concurrent tasks with `FULL`; 10,700/s and 14,800/s with `NORMAL`; audit
+//! verification about 180,000 entries/s.
 
 mod apikey;
 mod error;

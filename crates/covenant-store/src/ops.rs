@@ -53,6 +53,16 @@ where
     r.text(col)?.parse().map_err(|e: T::Err| StoreError::corrupt(col, e))
 }
 
+fn is_foreign_key_violation(e: &StoreError) -> bool {
+    match e {
+        StoreError::Backend { source, .. } => source.as_database_error().is_some_and(|d| d.is_foreign_key_violation()),
+        StoreError::Sqlite { source: rusqlite::Error::SqliteFailure(e, _), .. } => {
+            e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY
+        }
+        _ => false,
+    }
+}
+
 fn seq_u64(v: i64) -> Result<u64> {
     u64::try_from(v).map_err(|_| StoreError::corrupt("seq", format!("negative sequence number {v}")))
 }
@@ -185,16 +195,20 @@ fn read_head(r: &dyn RowRead) -> Result<AuditHead> {
 
 /// Seals `draft` as the next entry of the tenant's chain. In PostgreSQL the head row is locked
 /// until the transaction ends, so concurrent writers queue here; SQLite transactions are already
-/// serialised by its write lock.
+/// serialised by its write lock. Inserting the entry moves the head: a trigger does it, so the
+/// head cannot fall out of step with the log.
 pub(crate) async fn append_audit<C: Conn>(c: &mut C, tenant: &TenantId, draft: AuditDraft) -> Result<AuditEntry> {
     let sql = match C::DIALECT {
         Dialect::Sqlite => "SELECT seq, hash FROM audit_heads WHERE tenant = $1",
         Dialect::Postgres => "SELECT seq, hash FROM audit_heads WHERE tenant = $1 FOR UPDATE",
     };
-    let head = c
-        .row("locking the audit head", sql, args![tenant.as_str()], read_head)
-        .await?
-        .ok_or_else(|| StoreError::not_found("tenant", tenant))?;
+    let head = match c.known_head(tenant) {
+        Some(head) => head,
+        None => c
+            .row("locking the audit head", sql, args![tenant.as_str()], read_head)
+            .await?
+            .ok_or_else(|| StoreError::not_found("tenant", tenant))?,
+    };
     let entry = AuditEntry::seal(tenant.clone(), head.seq + 1, Timestamp::now(), draft, head.hash);
     let seq = seq_i64(entry.seq)?;
     c.exec(
@@ -214,12 +228,8 @@ pub(crate) async fn append_audit<C: Conn>(c: &mut C, tenant: &TenantId, draft: A
         ],
     )
     .await?;
-    c.exec(
-        "moving the audit head",
-        "UPDATE audit_heads SET seq = $2, hash = $3 WHERE tenant = $1",
-        args![tenant.as_str(), seq, &entry.hash],
-    )
-    .await?;
+    // The insert moves the head (trigger `audit_entries_move_head`), in the same statement.
+    c.remember_head(tenant, AuditHead { seq: entry.seq, hash: entry.hash });
     Ok(entry)
 }
 
@@ -701,7 +711,8 @@ pub(crate) async fn append_consent<C: Conn>(
     record: ConsentRecord,
     draft: AuditDraft,
 ) -> Result<(ConsentRecord, AuditEntry)> {
-    require_subject(c, &record.tenant, record.subject).await?;
+    // No separate check that the subject exists (this is the hot path): the foreign key on
+    // (tenant, subject) refuses a record for a subject that is not in the tenant.
     let r = ConsentRecord { at: truncate(record.at), ..record };
     let n = c
         .exec(
@@ -724,7 +735,8 @@ pub(crate) async fn append_consent<C: Conn>(
                 r.evidence.clone()
             ],
         )
-        .await?;
+        .await
+        .map_err(|e| if is_foreign_key_violation(&e) { StoreError::not_found("subject", r.subject) } else { e })?;
     if n == 0 {
         return Err(StoreError::Conflict(format!("consent record `{}` already exists", r.id)));
     }

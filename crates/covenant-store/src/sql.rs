@@ -9,7 +9,10 @@ use std::future::Future;
 use sqlx::{PgConnection, Row, SqliteConnection};
 use uuid::Uuid;
 
+use covenant_core::TenantId;
+
 use crate::StoreError;
+use crate::model::AuditHead;
 
 /// Which SQL dialect a connection speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,6 +120,15 @@ pub(crate) trait Conn: Send {
         args: Vec<Arg>,
         read: F,
     ) -> impl Future<Output = Result<Vec<T>, StoreError>> + Send;
+
+    /// The tenant's audit head as this connection last wrote it while holding the write lock it
+    /// still holds, if it knows it (the SQLite writer, within one batch): saves reading it.
+    fn known_head(&self, _tenant: &TenantId) -> Option<AuditHead> {
+        None
+    }
+
+    /// Tells the connection the head it just wrote.
+    fn remember_head(&mut self, _tenant: &TenantId, _head: AuditHead) {}
 
     /// Runs a query that returns at most one row.
     fn row<T: Send, F: Fn(&dyn RowRead) -> Result<T, StoreError> + Send>(

@@ -333,10 +333,19 @@ impl SqlStore {
 /// Runs `$body` (an expression using the connection `$c`) as a read or a write on whichever
 /// backend the store is on; the body is compiled once per backend.
 macro_rules! on {
-    ($self:ident . $kind:ident, |$c:ident| $body:expr) => {
+    ($self:ident . write, |$c:ident| $body:expr) => {
         match &$self.inner {
-            Inner::Sqlite(b) => b.$kind(move |$c| Box::pin(async move { $body })).await,
-            Inner::Postgres(b) => b.$kind(move |$c| Box::pin(async move { $body })).await,
+            Inner::Sqlite(b) => b.write(move |$c| Box::pin(async move { $body })).await,
+            Inner::Postgres(b) => b.write(move |$c| Box::pin(async move { $body })).await,
+        }
+    };
+    ($self:ident . read, |$c:ident| $body:expr) => {
+        match &$self.inner {
+            Inner::Sqlite(b) => match b.pool() {
+                Some(pool) => SqliteBackend::read_pool(pool, move |$c| Box::pin(async move { $body })).await,
+                None => b.read_on_writer(move |$c| Box::pin(async move { $body })).await,
+            },
+            Inner::Postgres(b) => b.read(move |$c| Box::pin(async move { $body })).await,
         }
     };
 }

@@ -210,6 +210,7 @@ id = "newsletter""#,
     ),
     case("invalid-id", E, &[Replace(r#"id = "uk-partner""#, r#"id = "uk partner""#)], "transfers[1].id"),
     case("invalid-id", E, &[Replace(r#"id = "tips""#, r#"id = """#)], "channels[4].id"),
+    case("invalid-id", E, &[Replace(r#"id = "uk-partner""#, r#"id = "signal:gpc""#)], "transfers[1].id"),
     case(
         "duplicate-jurisdiction",
         E,

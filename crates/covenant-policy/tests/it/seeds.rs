@@ -125,3 +125,13 @@ fn every_fixture_checks_without_errors_or_warnings() {
     }
     assert!(seen >= 3, "fixtures missing");
 }
+
+/// The policy in docs/policy-format.md is a real, clean policy: the guide cannot drift.
+#[test]
+fn the_guide_example_checks_clean() {
+    let guide = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/policy-format.md")).unwrap();
+    let start = guide.find("```toml\n").unwrap() + "```toml\n".len();
+    let end = start + guide[start..].find("```").unwrap();
+    let checked = check_source(SourceFile::new("guide.toml", &guide[start..end]), Format::Toml);
+    assert!(checked.diagnostics.is_empty(), "{}", checked.render());
+}

@@ -108,6 +108,16 @@ CREATE TABLE consent_records (
 CREATE INDEX consent_records_by_subject ON consent_records (tenant, subject, at);
 CREATE INDEX consent_records_by_tenant ON consent_records (tenant, pos);
 
+-- Appending an audit entry moves its tenant's head, in the same statement.
+CREATE FUNCTION covenant_move_audit_head() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE audit_heads SET seq = NEW.seq, hash = NEW.hash WHERE tenant = NEW.tenant;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER audit_entries_move_head AFTER INSERT ON audit_entries
+    FOR EACH ROW EXECUTE FUNCTION covenant_move_audit_head();
+
 -- The ledger and the audit log are append-only.
 CREATE FUNCTION covenant_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

@@ -107,6 +107,10 @@ CREATE TABLE consent_records (
 CREATE INDEX consent_records_by_subject ON consent_records (tenant, subject, at);
 CREATE INDEX consent_records_by_tenant ON consent_records (tenant, pos);
 
+-- Appending an audit entry moves its tenant's head, in the same statement.
+CREATE TRIGGER audit_entries_move_head AFTER INSERT ON audit_entries
+BEGIN UPDATE audit_heads SET seq = NEW.seq, hash = NEW.hash WHERE tenant = NEW.tenant; END;
+
 -- The ledger and the audit log are append-only.
 CREATE TRIGGER consent_records_no_update BEFORE UPDATE ON consent_records
 BEGIN SELECT RAISE(ABORT, 'the consent ledger is append-only'); END;

@@ -548,3 +548,33 @@ pub async fn flags(db: Arc<Db>) {
     assert_not_found(s.clear_flag(&t, kid.id, FlagKind::UnderAge, draft("flag.clear")).await, "flag");
     assert_eq!(head(s, &t).await, 6);
 }
+
+pub async fn failed_writes_among_concurrent_ones_roll_back_alone(db: Arc<Db>) {
+    let t = tenant(&db.store, "acme").await;
+    subject(&db.store, &t, "taken@example.com").await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..8 {
+        let (db, t) = (db.clone(), t.clone());
+        tasks.spawn(async move {
+            for n in 0..20 {
+                // Every other registration fails on its second identity, after its subject row
+                // and first identity were written: those must be undone, and nothing else.
+                let second = if n % 2 == 0 { "taken@example.com".to_owned() } else { format!("b{i}-{n}@example.com") };
+                let new = new_subject(&t, vec![email(&format!("a{i}-{n}@example.com")), email(&second)]);
+                let r = db.store.register_subject(new, draft("subject.register")).await;
+                assert_eq!(r.is_ok(), n % 2 == 1, "{r:?}");
+            }
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.unwrap();
+    }
+    let s = &db.store;
+    for i in 0..8 {
+        for n in 0..20 {
+            let found = s.find_subject_by_identity(&t, &email(&format!("a{i}-{n}@example.com"))).await.unwrap();
+            assert_eq!(found.is_some(), n % 2 == 1, "a{i}-{n}");
+        }
+    }
+    assert_eq!(s.verify_audit(&t).await.unwrap(), Ok(2 + 8 * 10));
+}

@@ -11,8 +11,17 @@ pub const PG_URL: &str = "COVENANT_TEST_POSTGRES_URL";
 pub const PG_REQUIRED: &str = "COVENANT_REQUIRE_POSTGRES";
 
 pub enum Kind {
-    Sqlite { url: String, _dir: tempfile::TempDir },
-    Postgres { admin_url: String, url: String, name: String },
+    Sqlite {
+        url: String,
+        _dir: tempfile::TempDir,
+    },
+    /// `sqlite::memory:`: nothing but the store can reach it.
+    SqliteMemory,
+    Postgres {
+        admin_url: String,
+        url: String,
+        name: String,
+    },
 }
 
 /// One fresh, migrated database and a store on it.
@@ -28,6 +37,12 @@ impl Db {
         let store = SqlStore::connect(&url).await.unwrap();
         store.migrate().await.unwrap();
         Db { store, kind: Kind::Sqlite { url, _dir: dir } }
+    }
+
+    pub async fn sqlite_memory() -> Db {
+        let store = SqlStore::connect("sqlite::memory:").await.unwrap();
+        store.migrate().await.unwrap();
+        Db { store, kind: Kind::SqliteMemory }
     }
 
     /// `None` (after printing why) when no PostgreSQL is configured and none is required.
@@ -53,6 +68,7 @@ impl Db {
     pub async fn open_again(&self) -> SqlStore {
         let url = match &self.kind {
             Kind::Sqlite { url, .. } | Kind::Postgres { url, .. } => url,
+            Kind::SqliteMemory => panic!("an in-memory database cannot be opened again"),
         };
         SqlStore::connect(url).await.unwrap()
     }
@@ -71,10 +87,14 @@ impl Db {
             }
             Kind::Postgres { url, .. } => {
                 let mut c = PgConnection::connect(url).await.unwrap();
-                let script = format!("ALTER TABLE audit_entries DISABLE TRIGGER USER; {sql}");
+                let script = format!(
+                    "ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_append_only; {sql}; \
+                     ALTER TABLE audit_entries ENABLE TRIGGER audit_entries_append_only"
+                );
                 sqlx::raw_sql(sqlx::AssertSqlSafe(script)).execute(&mut c).await.unwrap();
                 c.close().await.unwrap();
             }
+            Kind::SqliteMemory => panic!("an in-memory database cannot be reached behind the store's back"),
         }
     }
 
@@ -89,6 +109,7 @@ impl Db {
                 let mut c = PgConnection::connect(url).await?;
                 sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&mut c).await.map(|_| ())
             }
+            Kind::SqliteMemory => panic!("an in-memory database cannot be reached behind the store's back"),
         }
     }
 

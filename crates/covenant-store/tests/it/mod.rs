@@ -41,9 +41,38 @@ conformance!(
     tampered_hash_is_found_at_its_entry,
     removed_entries_are_found,
     concurrent_writers_keep_one_chain,
+    failed_writes_among_concurrent_ones_roll_back_alone,
     api_keys,
     migrations_run_twice_are_a_no_op,
     bad_input_is_refused_and_writes_nothing,
     lifecycle_events,
     flags,
 );
+
+/// The cases that need no access behind the store's back, on an in-memory SQLite database (whose
+/// reads go through the writer).
+mod sqlite_memory {
+    macro_rules! memory {
+        ($($case:ident),* $(,)?) => {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::harness::run(super::harness::Db::sqlite_memory().await, super::cases::$case).await;
+                }
+            )*
+        };
+    }
+
+    memory!(
+        tenants,
+        tenant_isolation,
+        subjects_round_trip,
+        identity_conflict,
+        every_write_is_audited_once,
+        failed_writes_among_concurrent_ones_roll_back_alone,
+        api_keys,
+        bad_input_is_refused_and_writes_nothing,
+        lifecycle_events,
+        flags,
+    );
+}
