@@ -1,4 +1,6 @@
-//! `covenant demo`: the example policies, checked and rendered into a folder with an index page.
+//! `covenant demo`: the example policies, checked and rendered into a folder with an index page,
+//! then the API server on an embedded SQLite store with one example's policy, a `demo` tenant and
+//! an admin key.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -21,9 +23,76 @@ struct Rendered {
     categories: usize,
 }
 
-pub fn run(out: &Path, examples: Option<&Path>) -> Result<ExitCode> {
-    let examples = examples.map(Path::to_path_buf).unwrap_or_else(default_examples);
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&examples)
+/// How `covenant demo` runs.
+pub struct DemoOptions<'a> {
+    pub out: &'a Path,
+    pub examples: Option<&'a Path>,
+    /// The example whose policy the server enforces.
+    pub serve: &'a str,
+    pub listen: std::net::SocketAddr,
+    /// Render only; do not start the server.
+    pub no_serve: bool,
+}
+
+pub fn run(opts: &DemoOptions<'_>) -> Result<ExitCode> {
+    let examples = opts.examples.map(Path::to_path_buf).unwrap_or_else(default_examples);
+    render(opts.out, &examples)?;
+    if opts.no_serve {
+        return Ok(ExitCode::SUCCESS);
+    }
+    serve(opts, &examples)
+}
+
+/// The server on `OUT/covenant.db`, with a `demo` tenant and a fresh admin key.
+fn serve(opts: &DemoOptions<'_>, examples: &Path) -> Result<ExitCode> {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    let policy_file = examples.join(opts.serve).join("policy.toml");
+    let policy = crate::policy_cmd::load(&policy_file)?;
+    let db_file = opts.out.join("covenant.db");
+    let db = format!("sqlite://{}?mode=rwc", db_file.display());
+    let secret = crate::serve::load_secret(&opts.out.join("secret.key"))?;
+    covenant_server::telemetry::init(covenant_server::telemetry::LogFormat::Text);
+    crate::serve::runtime()?.block_on(async {
+        let store = crate::serve::open_store(&db).await?;
+        let tenant = covenant_core::TenantId::parse("demo")?;
+        crate::apikey::ensure_tenant(&store, &tenant).await?;
+        let key = crate::apikey::create_key(&store, &tenant, covenant_store::Role::Admin, "demo admin").await?;
+        let listener = tokio::net::TcpListener::bind(opts.listen)
+            .await
+            .with_context(|| format!("cannot listen on `{}`; pass --listen ADDR", opts.listen))?;
+        let addr = listener.local_addr().context("no local address")?;
+        let url = format!("http://{addr}");
+        let name = policy.controller_name().to_owned();
+        let config = covenant_server::Config {
+            policy,
+            secret,
+            public_url: url.clone(),
+            request_timeout: Duration::from_secs(10),
+            key_ttl: Duration::from_secs(60),
+        };
+        let state = Arc::new(covenant_server::AppState::new(store, config)?);
+        println!("\nserving {name}'s policy ({}) for tenant `demo`", policy_file.display());
+        println!("  store:   {}", db_file.display());
+        println!("  api:     {url}/v1   (Authorization: Bearer <key>)");
+        println!("  docs:    {url}/docs");
+        println!("  notice:  {url}/v1/policy/notice");
+        println!("  try:     curl -s -H \"Authorization: Bearer $KEY\" -H 'content-type: application/json' \\");
+        println!("             -d '{{\"type\":\"user\",\"identities\":[{{\"kind\":\"email\",\"value\":\"ada@example.com\"}}]}}' {url}/v1/subjects");
+        println!("press Ctrl-C to stop; the admin key of tenant `demo` (shown once):");
+        println!("{key}");
+        covenant_server::serve(listener, covenant_server::router(state.clone()), covenant_server::shutdown_signal())
+            .await
+            .context("the server failed")?;
+        state.store.close().await;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Checks every example and renders its documents into `out`, with an index page.
+fn render(out: &Path, examples: &Path) -> Result<()> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(examples)
         .with_context(|| format!("cannot read the examples folder `{}`", examples.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.join("policy.toml").is_file())
@@ -72,7 +141,7 @@ pub fn run(out: &Path, examples: Option<&Path>) -> Result<ExitCode> {
     std::fs::write(&index, index_page(&rendered)).with_context(|| format!("cannot write `{}`", index.display()))?;
     let abs = std::fs::canonicalize(&index).unwrap_or(index);
     println!("\nopen file://{}", abs.display());
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 fn plural(n: usize) -> &'static str {

@@ -6,9 +6,13 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod apikey;
+mod audit;
 mod bench;
+mod bench_http;
 mod demo;
 mod policy_cmd;
+mod serve;
 
 /// Covenant keeps a privacy policy's promises: it reads the policy as code, renders the public
 /// notice and the record of processing from it, and checks that what the policy says is
@@ -32,17 +36,109 @@ enum Command {
     /// Writes, for each example company, the privacy notice (HTML and Markdown) and the record of
     /// processing activities (HTML, CSV, JSON), then prints the path of an index page to open in
     /// a browser.
+    ///
+    /// Then starts the API server on an embedded SQLite store (OUT/covenant.db) enforcing one
+    /// example's policy, with a `demo` tenant, and prints its address and a new admin key.
     Demo {
-        /// Where to write the rendered documents
+        /// Where to write the rendered documents (and the demo server's database)
         #[arg(long, default_value = "covenant-demo")]
         out: PathBuf,
         /// The folder holding one `NAME/policy.toml` per company (default: the repository's examples/)
         #[arg(long)]
         examples: Option<PathBuf>,
+        /// The example whose policy the server enforces
+        #[arg(long, default_value = "okitoki")]
+        serve: String,
+        /// Where the server listens
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// Only render the documents; do not start the server
+        #[arg(long)]
+        no_serve: bool,
     },
+    /// Serve the HTTP API: subjects, consents, decisions, the audit log
+    ///
+    /// Tenants and keys come from the store (`covenant apikey create`); every tenant is held to
+    /// the one policy given. OpenAPI at /openapi.json, Swagger UI at /docs. Stops on SIGINT or
+    /// SIGTERM after finishing the requests in flight.
+    ///
+    /// Example: covenant serve --policy examples/okitoki/policy.toml
+    Serve {
+        /// The store: `sqlite://PATH?mode=rwc` or `postgres://USER:PASSWORD@HOST/DATABASE`
+        #[arg(long, default_value = serve::DEFAULT_DB)]
+        db: String,
+        /// The address to listen on
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// The policy file every tenant is held to
+        #[arg(long)]
+        policy: PathBuf,
+        /// The address people reach the server at, for unsubscribe links (default: http://LISTEN)
+        #[arg(long)]
+        public_url: Option<String>,
+        /// The file holding the secret unsubscribe links are signed with (64 hex digits; created
+        /// when missing; `COVENANT_SECRET` overrides it). Default: next to the SQLite file, or
+        /// covenant-data/secret.key
+        #[arg(long)]
+        secret_file: Option<PathBuf>,
+        /// Log lines as text or as one JSON object each
+        #[arg(long, value_enum, default_value = "text")]
+        log_format: LogFormatArg,
+        /// Seconds a request may take before it is answered with 503
+        #[arg(long, default_value_t = 10)]
+        timeout: u64,
+    },
+    /// Manage API keys
+    #[command(subcommand)]
+    Apikey(ApikeyCommand),
+    /// Check the audit log
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Measure how fast Covenant answers
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormatArg {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum ApikeyCommand {
+    /// Create a key for a tenant (creating the tenant if it does not exist)
+    ///
+    /// The key is printed once, alone on the last line; only its SHA-256 is stored.
+    ///
+    /// Example: covenant apikey create --tenant acme --role application
+    Create {
+        /// The store
+        #[arg(long, default_value = serve::DEFAULT_DB)]
+        db: String,
+        /// The tenant: 1 to 63 lowercase letters, digits and `-`
+        #[arg(long)]
+        tenant: String,
+        /// admin, operator, auditor or application
+        #[arg(long)]
+        role: String,
+        /// Who or what uses the key, for the audit log
+        #[arg(long)]
+        label: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Verify every tenant's audit chain
+    ///
+    /// Exits 0 when every chain is intact; 1, naming each broken tenant and its first bad
+    /// entry, otherwise.
+    Verify {
+        /// The store
+        #[arg(long, default_value = serve::DEFAULT_DB)]
+        db: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -68,6 +164,35 @@ enum BenchCommand {
         /// Consent purposes (and activities) in the generated policy
         #[arg(long, default_value_t = 10)]
         purposes: usize,
+    },
+    /// Decisions per second through the HTTP API, server and clients in one process
+    ///
+    /// Seeds SUBJECTS people (half with consent to the activity's purpose) in a temporary SQLite
+    /// store, starts the server on 127.0.0.1:0, warms its decision cache, then drives
+    /// `POST /v1/decisions` about random people over CONNECTIONS keep-alive connections for
+    /// SECONDS seconds, and prints requests per second and latency percentiles. Build with
+    /// --release to measure.
+    ///
+    /// Example: cargo run --release -p covenant-cli -- bench http
+    Http {
+        /// How many people to seed
+        #[arg(long, default_value_t = 10_000)]
+        subjects: u64,
+        /// Concurrent keep-alive connections
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+        /// How long to send requests
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// The policy (default: the Oki-Toki example)
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// The activity to ask about
+        #[arg(long, default_value = "newsletter")]
+        activity: String,
+        /// Worker threads shared by the server and the clients (default: one per core)
+        #[arg(long)]
+        threads: Option<usize>,
     },
 }
 
@@ -176,9 +301,43 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             }
         },
-        Command::Demo { out, examples } => demo::run(&out, examples.as_deref()),
+        Command::Demo { out, examples, serve, listen, no_serve } => {
+            demo::run(&demo::DemoOptions { out: &out, examples: examples.as_deref(), serve: &serve, listen, no_serve })
+        }
+        Command::Serve { db, listen, policy, public_url, secret_file, log_format, timeout } => {
+            serve::run(&serve::ServeOptions {
+                db: &db,
+                listen,
+                policy: &policy,
+                public_url: public_url.as_deref(),
+                secret_file: secret_file.as_deref(),
+                log_format: match log_format {
+                    LogFormatArg::Text => covenant_server::telemetry::LogFormat::Text,
+                    LogFormatArg::Json => covenant_server::telemetry::LogFormat::Json,
+                },
+                timeout: std::time::Duration::from_secs(timeout.max(1)),
+            })
+        }
+        Command::Apikey(ApikeyCommand::Create { db, tenant, role, label }) => {
+            apikey::create(&db, &tenant, &role, label.as_deref())
+        }
+        Command::Audit(AuditCommand::Verify { db }) => audit::verify(&db),
         Command::Bench(BenchCommand::Decisions { subjects, seconds, policy, purposes }) => {
             bench::decisions(&bench::DecisionsOptions { subjects, seconds, policy: policy.as_deref(), purposes })
+        }
+        Command::Bench(BenchCommand::Http { subjects, connections, seconds, policy, activity, threads }) => {
+            let policy = policy
+                .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/okitoki/policy.toml"));
+            let threads =
+                threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get));
+            bench_http::http(&bench_http::HttpOptions {
+                subjects,
+                connections,
+                seconds,
+                policy: &policy,
+                activity: &activity,
+                threads,
+            })
         }
     }
 }

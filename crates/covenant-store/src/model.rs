@@ -220,9 +220,11 @@ pub struct ConsentPage {
     pub next: Option<ConsentCursor>,
 }
 
-/// A purpose id as in policies: 1 to 128 characters, letters, digits, `_`, `-`, `.`.
+/// A purpose id as in policies, or a preference key of the engine's ledger (`recipient:resellers`,
+/// `signal:gpc`): 1 to 128 characters, letters, digits, `_`, `-`, `.`, `:`.
 pub(crate) fn valid_purpose(p: &str) -> bool {
-    (1..=128).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+    (1..=128).contains(&p.len())
+        && p.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'))
 }
 
 #[cfg(test)]

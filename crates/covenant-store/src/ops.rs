@@ -173,7 +173,7 @@ pub(crate) fn check_consent(r: &ConsentRecord) -> Result<()> {
     if !valid_purpose(&r.purpose) {
         return Err(StoreError::invalid(
             "purpose",
-            format!("`{}` is not a purpose id (1 to 128 letters, digits, `_`, `-`, `.`)", r.purpose),
+            format!("`{}` is not a purpose id (1 to 128 letters, digits, `_`, `-`, `.`, `:`)", r.purpose),
         ));
     }
     check_line("policy version", &r.policy_version, 100)?;
