@@ -179,7 +179,7 @@ enum BenchCommand {
         #[arg(long, default_value_t = 10_000)]
         subjects: u64,
         /// Concurrent keep-alive connections
-        #[arg(long, default_value_t = 32)]
+        #[arg(long, default_value_t = 16)]
         connections: usize,
         /// How long to send requests
         #[arg(long, default_value_t = 10.0)]
