@@ -276,14 +276,14 @@ pub enum Backend {
     Postgres,
 }
 
-enum Inner {
+pub(crate) enum Inner {
     Sqlite(SqliteBackend),
     Postgres(PgBackend),
 }
 
 /// The store on SQLite or PostgreSQL, chosen by URL.
 pub struct SqlStore {
-    inner: Inner,
+    pub(crate) inner: Inner,
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -349,8 +349,10 @@ macro_rules! on {
         }
     };
 }
+#[allow(unused_imports)] // used by the store's other modules (requests, journal)
+pub(crate) use on;
 
-fn written<T>((value, audit): (T, AuditEntry)) -> Written<T> {
+pub(crate) fn written<T>((value, audit): (T, AuditEntry)) -> Written<T> {
     Written { value, audit }
 }
 
