@@ -2,6 +2,7 @@
 
 #[cfg(test)]
 mod arbitrary;
+pub mod dataset;
 pub mod diagnostic;
 pub mod diff;
 pub mod lint;

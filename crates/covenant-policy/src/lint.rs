@@ -1759,7 +1759,7 @@ fn unused_subject_type(p: &Policy, out: &mut Vec<Diagnostic>) {
 // ---------------------------------------------------------------------------------------------
 
 /// "did you mean `x`? if not, {otherwise}" when a known name is close to `given`.
-fn suggest<'a>(given: &str, known: impl IntoIterator<Item = &'a str>, otherwise: String) -> String {
+pub(crate) fn suggest<'a>(given: &str, known: impl IntoIterator<Item = &'a str>, otherwise: String) -> String {
     match closest(given, known) {
         Some(k) => format!("did you mean `{k}`? if not, {otherwise}"),
         None => otherwise,
@@ -1767,7 +1767,7 @@ fn suggest<'a>(given: &str, known: impl IntoIterator<Item = &'a str>, otherwise:
 }
 
 /// The known name closest to `given`, when it is close enough to be a typo.
-fn closest<'a>(given: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(given: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     known
         .into_iter()
         .map(|k| (crate::diagnostic::edit_distance(given, k), k))

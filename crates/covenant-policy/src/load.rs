@@ -4,6 +4,7 @@ use std::ops::Range;
 use std::path::Path;
 
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 use crate::diagnostic::{Diagnostic, DocPath, Severity, SourceFile};
 use crate::locate::Locator;
@@ -141,21 +142,32 @@ pub fn check_source(source: SourceFile, format: Format) -> Checked {
 
 /// Parses policy text into the model, without lints.
 pub fn parse(text: &str, format: Format) -> Result<Policy, Vec<Diagnostic>> {
+    parse_document(text, format, "policy")
+}
+
+/// Parses a versioned Covenant document (a policy, dataset annotations) into `T`: size limit,
+/// `schema` version, then the typed model; every failure is one located diagnostic. `what`
+/// names the document in messages ("policy").
+pub(crate) fn parse_document<T: DeserializeOwned>(
+    text: &str,
+    format: Format,
+    what: &str,
+) -> Result<T, Vec<Diagnostic>> {
     if text.len() > MAX_POLICY_BYTES {
         return Err(vec![Diagnostic::error(
             "too-large",
             DocPath::root(),
-            format!("the policy is {} bytes; the limit is {MAX_POLICY_BYTES} bytes", text.len()),
+            format!("the {what} is {} bytes; the limit is {MAX_POLICY_BYTES} bytes", text.len()),
         )]);
     }
-    check_version(text, format)?;
+    check_version(text, format, what)?;
     let syntax_ok = match format {
         Format::Toml => Locator::toml(text).is_some(),
         Format::Yaml => Locator::yaml(text).is_some(),
     };
     let mut result = match format {
-        Format::Toml => toml::from_str::<Policy>(text).map_err(|e| vec![from_toml_error(&e)]),
-        Format::Yaml => serde_saphyr::from_str::<Policy>(text).map_err(|e| vec![from_yaml_error(text, &e)]),
+        Format::Toml => toml::from_str::<T>(text).map_err(|e| vec![from_toml_error(&e)]),
+        Format::Yaml => serde_saphyr::from_str::<T>(text).map_err(|e| vec![from_yaml_error(text, &e)]),
     };
     // The text is well-formed, so what failed is a value: name it so.
     if let (true, Err(diags)) = (syntax_ok, &mut result) {
@@ -171,7 +183,7 @@ struct VersionProbe {
     schema: Option<serde_json::Value>,
 }
 
-fn check_version(text: &str, format: Format) -> Result<(), Vec<Diagnostic>> {
+fn check_version(text: &str, format: Format, what: &str) -> Result<(), Vec<Diagnostic>> {
     let probe = match format {
         Format::Toml => toml::from_str::<VersionProbe>(text).map_err(|e| vec![from_toml_error(&e)])?,
         Format::Yaml => serde_saphyr::from_str::<VersionProbe>(text).map_err(|e| vec![from_yaml_error(text, &e)])?,
@@ -186,7 +198,7 @@ fn check_version(text: &str, format: Format) -> Result<(), Vec<Diagnostic>> {
         None => Diagnostic::error(
             "schema",
             DocPath::root(),
-            "the policy does not say which schema version it is written in",
+            format!("the {what} does not say which schema version it is written in"),
         )
         .with_help(format!("add `schema = {SCHEMA_VERSION}` as the first line")),
         Some(serde_json::Value::Number(n)) if n.as_u64() == Some(u64::from(SCHEMA_VERSION)) => return Ok(()),

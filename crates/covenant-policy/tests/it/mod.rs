@@ -1,3 +1,4 @@
+mod dataset;
 mod diff;
 mod lints;
 mod render;
