@@ -10,10 +10,12 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+#[allow(clippy::unwrap_used)] // a test helper: a broken example fails the test
 fn okitoki() -> Policy {
     load_file(&root().join("examples/okitoki/policy.toml")).unwrap()
 }
 
+#[allow(clippy::unwrap_used)]
 fn demo(name: &str) -> Dataset {
     dataset::load_dataset_file(&root().join("examples/crm").join(name), &okitoki()).unwrap()
 }
