@@ -16,6 +16,7 @@
 
 mod cache;
 mod decide;
+pub mod deadline;
 mod index;
 pub mod ledger;
 mod state;
