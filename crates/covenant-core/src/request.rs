@@ -244,9 +244,9 @@ uuid_id!(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
     use RequestEvent as E;
     use RequestState as S;
+    use proptest::prelude::*;
 
     #[test]
     fn the_usual_paths() {
@@ -279,9 +279,7 @@ mod tests {
         assert!(!RequestKind::Export.offered_by(&[Right::Access]));
         assert!(RequestKind::PostDeath.offered_by(&[Right::PostMortem]));
         assert_eq!("post_death".parse::<RequestKind>(), Ok(RequestKind::PostDeath));
-        assert!(
-            "delete".parse::<RequestKind>().unwrap_err().to_string().starts_with("unknown request kind `delete`")
-        );
+        assert!("delete".parse::<RequestKind>().unwrap_err().to_string().starts_with("unknown request kind `delete`"));
     }
 
     /// Which states a request may have been in before `s`: the invariants a sequence of events

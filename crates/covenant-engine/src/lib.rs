@@ -15,8 +15,8 @@
 //! - [`ledger`] builds the records for what people do, against the policy in force.
 
 mod cache;
-mod decide;
 pub mod deadline;
+mod decide;
 mod index;
 pub mod ledger;
 mod state;

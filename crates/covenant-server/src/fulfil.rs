@@ -173,6 +173,16 @@ async fn builtin(state: &Shared, req: &FulfilRequest) -> Result<Outcome, StoreEr
         None => store.find_subject_by_identity(&req.tenant, &req.identity).await?.map(|s| s.id),
     };
     let mut out = Outcome::default();
+    if req.kind == RequestKind::PostDeath {
+        // promise W6: kept with the request, whether or not we hold anything else.
+        out.actions.push(act("requests", "instructions_recorded", 1));
+        out.kept.push(Kept {
+            what: "your instructions for after your death".to_owned(),
+            basis: "kept to be carried out when the time comes (promise W6)".to_owned(),
+            system: Some("covenant".to_owned()),
+        });
+        return Ok(out);
+    }
     let Some(subject) = subject else {
         if req.kind == RequestKind::Confirm {
             out.report = Some(json!({"held": false}));
@@ -287,15 +297,7 @@ async fn builtin(state: &Shared, req: &FulfilRequest) -> Result<Outcome, StoreEr
                 system: Some("covenant".to_owned()),
             });
         }
-        RequestKind::PostDeath => {
-            out.actions.push(act("requests", "instructions_recorded", 1));
-            out.kept.push(Kept {
-                what: "your instructions for after your death".to_owned(),
-                basis: "kept to be carried out when the time comes (promise W6)".to_owned(),
-                system: Some("covenant".to_owned()),
-            });
-        }
-        RequestKind::Rectification => {}
+        RequestKind::PostDeath | RequestKind::Rectification => {}
     }
     Ok(out)
 }

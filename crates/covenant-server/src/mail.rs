@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use lettre::message::header::{ContentTransferEncoding, ContentType};
-use lettre::message::{Mailbox, SinglePart};
+use lettre::message::{Body, Mailbox, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::{Deserialize, Serialize};
 
@@ -87,10 +87,14 @@ impl Mailer {
 
     fn message(&self, email: &Email) -> Result<Message, MailError> {
         let to: Mailbox = email.to.parse().map_err(|_| MailError::Address(email.to.clone()))?;
-        let part = SinglePart::builder()
-            .header(ContentType::TEXT_PLAIN)
-            .header(ContentTransferEncoding::EightBit)
-            .body(email.body.clone());
+        // 8-bit, wrapped at 76 columns, so the message reads as written; text that cannot be sent
+        // so (a word longer than a line) lets lettre choose an encoding instead.
+        let text = wrap(&email.body.replace("\r\n", "\n"), 76);
+        let body = match Body::new_with_encoding(text.clone(), ContentTransferEncoding::EightBit) {
+            Ok(b) => b,
+            Err(_) => Body::new(text),
+        };
+        let part = SinglePart::builder().header(ContentType::TEXT_PLAIN).body(body);
         Ok(Message::builder().from(self.from.clone()).to(to).subject(&email.subject).singlepart(part)?)
     }
 
@@ -117,6 +121,47 @@ impl Mailer {
             }
         }
         Ok(())
+    }
+}
+
+/// Wraps each line at `width` characters, between words, keeping its indentation.
+pub fn wrap(text: &str, width: usize) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / width);
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let indent: String = line.chars().take_while(|c| *c == ' ').collect();
+        let mut col = 0;
+        for (j, word) in line.trim_start().split(' ').enumerate() {
+            let n = word.chars().count();
+            if j == 0 {
+                out.push_str(&indent);
+                col = indent.len();
+            } else if col + 1 + n > width && col > indent.len() {
+                out.push('\n');
+                out.push_str(&indent);
+                col = indent.len();
+            } else {
+                out.push(' ');
+                col += 1;
+            }
+            out.push_str(word);
+            col += n;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_wrap_between_words() {
+        assert_eq!(wrap("aaa bbb ccc", 7), "aaa bbb\nccc");
+        assert_eq!(wrap("  aaa bbb\n\nx", 6), "  aaa\n  bbb\n\nx");
+        assert_eq!(wrap("averyverylongword b", 5), "averyverylongword\nb");
     }
 }
 
