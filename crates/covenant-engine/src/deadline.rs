@@ -159,12 +159,15 @@ mod tests {
         Jurisdiction::parse(s).unwrap()
     }
 
-    /// (example, jurisdiction, received, respond by, source, acknowledge by, extended until)
+    /// (example, jurisdiction, respond by, source, acknowledge by, extended until)
+    type Row =
+        (&'static str, Option<&'static str>, &'static str, &'static str, Option<&'static str>, Option<&'static str>);
+
     #[test]
     fn the_seed_policies() {
         let received = "2026-01-31T10:00:00Z";
         #[rustfmt::skip]
-        let table: &[(&str, Option<&str>, &str, &str, Option<&str>, Option<&str>)] = &[
+        let table: &[Row] = &[
             // promise W6: 30 days, shorter than the GDPR's month (here February is short, so the
             // month is shorter still and wins); extension by 2 months from the statutory date.
             ("workki", Some("FI"), "2026-02-28T10:00:00Z", "statutory:gdpr", None, Some("2026-04-28T10:00:00Z")),

@@ -236,7 +236,7 @@ pub enum CodeRefused {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CodeCheck {
     /// Right: the request is verified, and its proofs of identity deleted.
-    Verified(Written<DataRequest>),
+    Verified(Box<Written<DataRequest>>),
     /// Wrong; `attempts_left` more guesses (0: a new code must be asked for).
     Wrong { attempts_left: u32 },
     /// The code was right or not, but it had expired; ask for a new one.
@@ -740,6 +740,7 @@ async fn load_request<C: Conn>(c: &mut C, tenant: &TenantId, id: RequestId) -> R
         .ok_or_else(|| StoreError::not_found("request", id))
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn add_history<C: Conn>(
     c: &mut C,
     tenant: &TenantId,
@@ -1004,7 +1005,7 @@ async fn check_code<C: Conn>(
         req = apply_update(c, tenant, req, u).await?;
     }
     let audit = append_audit(c, tenant, on_success).await?;
-    Ok(CodeCheck::Verified(Written { value: req, audit }))
+    Ok(CodeCheck::Verified(Box::new(Written { value: req, audit })))
 }
 
 fn read_attachment(r: &dyn RowRead) -> Result<Attachment> {
@@ -1097,10 +1098,8 @@ fn read_customer(r: &dyn RowRead) -> Result<Customer> {
         name: r.text("name")?,
         email: r.opt_text("email")?,
         webhook_url: r.opt_text("webhook_url")?,
-        webhook_secret: match r.blob("webhook_secret") {
-            Ok(b) => Some(b),
-            Err(_) => None,
-        },
+        // Null when the customer has no webhook.
+        webhook_secret: r.blob("webhook_secret").ok(),
         created_at: ts("created_at", r.i64("created_at")?)?,
     })
 }
