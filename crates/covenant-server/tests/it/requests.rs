@@ -747,3 +747,31 @@ async fn post_death_instructions_are_kept_and_withdrawal_stops_a_request() {
     assert_eq!(v.status, StatusCode::CONFLICT, "{}", v.text);
     app.finish().await;
 }
+
+#[tokio::test]
+async fn a_contact_of_a_customer_is_handled_after_verification_and_the_customer_informed() {
+    // promise W9: Workki acts on requests from the people in its users' contact lists, after
+    // verification, and informs the user (the controller).
+    let mut p = policy("workki");
+    let lists = p.activities.iter_mut().find(|a| a.id == "contact_lists").unwrap();
+    lists.requests = Some(covenant_policy::model::RequestHandling::HandleAndInformController);
+    let app = spawn(Db::sqlite().await, p).await;
+    let c = app
+        .post(&app.acme, "/v1/customers", json!({"name": "Acme Mailings", "email": "dpo@acme-mailings.example"}))
+        .await;
+    let cid = c.json["id"].as_str().unwrap().to_owned();
+    let oz = "oz@example.com";
+    let r = app
+        .request(&app.acme, json!({"kind": "erasure", "identity": {"kind": "email", "value": oz}, "customer": cid}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.json["state"], "awaiting_verification", "handled, not referred: {}", r.text);
+    let id = r.json["id"].as_str().unwrap().to_owned();
+    let v = app.post(&app.acme, &format!("/v1/requests/{id}/verify"), json!({"code": app.code(oz)})).await;
+    assert_eq!(v.status, StatusCode::OK, "{}", v.text);
+    app.wait_state(&app.acme, &id, "completed").await;
+    app.wait_mail(oz, "We have carried out your request").await;
+    let informed = app.wait_mail("dpo@acme-mailings.example", &id).await;
+    assert!(informed.body.contains("request.completed"), "{}", informed.body);
+    app.finish().await;
+}
