@@ -78,9 +78,20 @@ enum Command {
         public_url: Option<String>,
         /// The file holding the secret unsubscribe links are signed with (64 hex digits; created
         /// when missing; `COVENANT_SECRET` overrides it). Default: next to the SQLite file, or
-        /// covenant-data/secret.key
-        #[arg(long)]
+        /// covenant-data/secret.key. The keys that hash one-time codes and encrypt proofs of
+        /// identity are derived from it too.
+        #[arg(long, visible_alias = "secret-key-file")]
         secret_file: Option<PathBuf>,
+        /// Send request emails (codes, acknowledgements, answers) through this SMTP server:
+        /// `smtp://USER:PASSWORD@HOST:587` (STARTTLS) or `smtps://…` (TLS)
+        #[arg(long, conflicts_with = "mailbox")]
+        smtp_url: Option<String>,
+        /// Write request emails as files into this directory instead of sending them (development)
+        #[arg(long)]
+        mailbox: Option<PathBuf>,
+        /// The address request emails come from
+        #[arg(long, default_value = "privacy@localhost")]
+        mail_from: String,
         /// Log lines as text or as one JSON object each
         #[arg(long, value_enum, default_value = "text")]
         log_format: LogFormatArg,
@@ -304,20 +315,32 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Demo { out, examples, serve, listen, no_serve } => {
             demo::run(&demo::DemoOptions { out: &out, examples: examples.as_deref(), serve: &serve, listen, no_serve })
         }
-        Command::Serve { db, listen, policy, public_url, secret_file, log_format, timeout } => {
-            serve::run(&serve::ServeOptions {
-                db: &db,
-                listen,
-                policy: &policy,
-                public_url: public_url.as_deref(),
-                secret_file: secret_file.as_deref(),
-                log_format: match log_format {
-                    LogFormatArg::Text => covenant_server::telemetry::LogFormat::Text,
-                    LogFormatArg::Json => covenant_server::telemetry::LogFormat::Json,
-                },
-                timeout: std::time::Duration::from_secs(timeout.max(1)),
-            })
-        }
+        Command::Serve {
+            db,
+            listen,
+            policy,
+            public_url,
+            secret_file,
+            smtp_url,
+            mailbox,
+            mail_from,
+            log_format,
+            timeout,
+        } => serve::run(&serve::ServeOptions {
+            smtp_url: smtp_url.as_deref(),
+            mailbox: mailbox.as_deref(),
+            mail_from: &mail_from,
+            db: &db,
+            listen,
+            policy: &policy,
+            public_url: public_url.as_deref(),
+            secret_file: secret_file.as_deref(),
+            log_format: match log_format {
+                LogFormatArg::Text => covenant_server::telemetry::LogFormat::Text,
+                LogFormatArg::Json => covenant_server::telemetry::LogFormat::Json,
+            },
+            timeout: std::time::Duration::from_secs(timeout.max(1)),
+        }),
         Command::Apikey(ApikeyCommand::Create { db, tenant, role, label }) => {
             apikey::create(&db, &tenant, &role, label.as_deref())
         }

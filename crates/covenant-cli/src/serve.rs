@@ -25,6 +25,30 @@ pub struct ServeOptions<'a> {
     pub secret_file: Option<&'a Path>,
     pub log_format: LogFormat,
     pub timeout: Duration,
+    /// Request emails go through this SMTP server…
+    pub smtp_url: Option<&'a str>,
+    /// …or into this directory, one file each; else to the log.
+    pub mailbox: Option<&'a Path>,
+    pub mail_from: &'a str,
+}
+
+/// The mail transport for request emails.
+fn mailer(opts: &ServeOptions<'_>) -> Result<covenant_server::mail::Mailer> {
+    use covenant_server::mail::{Mailer, Transport};
+    let transport = match (opts.smtp_url, opts.mailbox) {
+        (Some(url), _) => Mailer::smtp(url).map_err(|e| anyhow::anyhow!("{e}"))?,
+        (None, Some(dir)) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create the mailbox `{}`", dir.display()))?;
+            Transport::Mailbox(dir.to_path_buf())
+        }
+        (None, None) => {
+            tracing::warn!(
+                "no --smtp-url or --mailbox: request emails, one-time codes included, are printed to the log"
+            );
+            Transport::Console
+        }
+    };
+    Mailer::new(transport, opts.mail_from).map_err(|e| anyhow::anyhow!("--mail-from: {e}"))
 }
 
 /// Creates the folder of a `sqlite://` file URL, so that `?mode=rwc` can create the file.
@@ -137,11 +161,18 @@ pub fn run(opts: &ServeOptions<'_>) -> Result<ExitCode> {
             request_timeout: opts.timeout,
             key_ttl: Duration::from_secs(60),
         };
-        let state = Arc::new(AppState::new(store, config)?);
+        let state = Arc::new(AppState::new(store, config)?.with_mailer(mailer(opts)?));
         tracing::info!(%addr, url = %public_url, db = %redact(opts.db), "covenant is serving");
+        let (stop_worker, stopped) = tokio::sync::oneshot::channel::<()>();
+        let worker = covenant_server::worker::spawn(state.clone(), Default::default(), async {
+            let _ = stopped.await;
+        });
         covenant_server::serve(listener, covenant_server::router(state.clone()), covenant_server::shutdown_signal())
             .await
             .context("the server failed")?;
+        // The worker finishes the job in hand, then stops.
+        let _ = stop_worker.send(());
+        worker.await.context("the request worker failed")?;
         state.store.close().await;
         tracing::info!("stopped");
         Ok(ExitCode::SUCCESS)

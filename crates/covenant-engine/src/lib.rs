@@ -15,6 +15,7 @@
 //! - [`ledger`] builds the records for what people do, against the policy in force.
 
 mod cache;
+pub mod deadline;
 mod decide;
 mod index;
 pub mod ledger;

@@ -370,3 +370,232 @@ pub struct ChannelOut {
     pub subscribed: bool,
     pub record: LedgerRecordOut,
 }
+
+/// What a data-subject request says, beyond its kind.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestDetails {
+    /// Rectification: the field to correct (`last_name`, `address`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// Rectification: the corrected (or added) value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// post_death: what to do with the data after the person's death (promise W6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<String>,
+    /// Objection: the activities objected to (each on legitimate interests, a public task, or
+    /// direct marketing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activities: Option<Vec<String>>,
+    /// Objection: to all direct marketing (absolute, GDPR Art. 21(3)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direct_marketing: Option<bool>,
+    /// Anything else the person wrote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// Make a data-subject request.
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRequestIn {
+    /// `access`, `export`, `erasure`, `rectification`, `restriction`, `objection`, `confirm`,
+    /// `post_death`.
+    #[schema(example = "access")]
+    pub kind: String,
+    /// Who the request is about. An email identity also receives the one-time code.
+    pub identity: IdentityIn,
+    /// Where answers go, when the identity is not an email address.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Where the person lives: decides the statutory deadline.
+    #[serde(default)]
+    pub jurisdiction: Option<JurisdictionIn>,
+    #[serde(default)]
+    pub details: Option<RequestDetails>,
+    /// Processor mode: the customer (controller) whose data this is, if the person knows it.
+    #[serde(default)]
+    pub customer: Option<String>,
+}
+
+/// A controller's instruction to its processor (promise P7).
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InstructionIn {
+    /// `access`, `export` or `erasure`.
+    #[schema(example = "erasure")]
+    pub kind: String,
+    /// The customer's end user.
+    pub identity: IdentityIn,
+    #[serde(default)]
+    pub details: Option<RequestDetails>,
+}
+
+/// One event of a request's history.
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+pub struct HistoryOut {
+    pub at: String,
+    pub actor: String,
+    /// `receive`, `send_code`, `verify`, `queue`, `complete`, … or a note: `acknowledged`,
+    /// `code_failed`, `proof_added`, `proof_deleted`, `delivery_failed`, `customer_notified`,
+    /// `controller_response`.
+    pub event: String,
+    /// The state after it.
+    pub state: String,
+    pub detail: serde_json::Value,
+}
+
+/// A data-subject request.
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+pub struct RequestOut {
+    pub id: String,
+    pub kind: String,
+    /// `received`, `awaiting_verification`, `verified`, `awaiting_approval`, `queued`,
+    /// `in_progress`, `completed`, `rejected`, `referred_to_controller`, `withdrawn_by_requester`.
+    pub state: String,
+    /// `requester` or `controller`.
+    pub source: String,
+    pub identity: IdentityOut,
+    pub jurisdiction: Option<String>,
+    pub customer: Option<String>,
+    pub subject: Option<String>,
+    pub received_at: String,
+    /// The due date in force (the extended one, once extended).
+    pub due_at: String,
+    pub original_due_at: String,
+    pub extended: bool,
+    pub extension_reason: Option<String>,
+    pub acknowledge_by: Option<String>,
+    pub acknowledged_at: Option<String>,
+    pub overdue: bool,
+    pub details: serde_json::Value,
+    /// The answer: actions taken, what was kept and why, the report.
+    pub response: Option<serde_json::Value>,
+    pub closed_at: Option<String>,
+    /// With `GET /v1/requests/{id}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<Vec<HistoryOut>>,
+}
+
+/// Requests, by due date.
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+pub struct RequestList {
+    pub requests: Vec<RequestOut>,
+}
+
+/// Verify a request: the one-time code, or (operators) the proof of identity checked by hand.
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyIn {
+    #[serde(default)]
+    #[schema(example = "123456")]
+    pub code: Option<String>,
+    /// Operators and admins: the proof of identity was checked.
+    #[serde(default)]
+    pub proof_checked: Option<bool>,
+}
+
+/// A proof of identity, base64-encoded (at most 45 KiB decoded).
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProofIn {
+    #[schema(example = "passport.jpg")]
+    pub name: String,
+    #[schema(example = "image/jpeg")]
+    pub content_type: String,
+    /// The file, base64 (standard alphabet).
+    pub content: String,
+}
+
+/// A stored proof of identity.
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+pub struct ProofOut {
+    pub id: String,
+    pub name: String,
+    pub content_type: String,
+    pub size: u64,
+    pub added_at: String,
+    /// Base64; only when an operator reads the proofs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+}
+
+/// The proofs of identity of a request (operators).
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+pub struct ProofList {
+    pub proofs: Vec<ProofOut>,
+}
+
+/// A reason, for rejections and extensions.
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonIn {
+    #[schema(example = "the request concerns data in 14 systems")]
+    pub reason: String,
+}
+
+/// What the controller answered to a referral.
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ControllerResponseIn {
+    /// `handled`, `refused` or `forwarded`.
+    #[schema(example = "handled")]
+    pub outcome: String,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// Register a customer: a controller the tenant processes data for.
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerIn {
+    pub name: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Where referrals and completions are POSTed.
+    #[serde(default)]
+    pub webhook_url: Option<String>,
+    /// The webhook signing secret (at least 32 characters); generated when not given.
+    #[serde(default)]
+    pub webhook_secret: Option<String>,
+}
+
+/// A customer.
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+pub struct CustomerOut {
+    pub id: String,
+    pub name: String,
+    pub email: Option<String>,
+    pub webhook_url: Option<String>,
+    /// Shown once, when generated at registration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
+    pub created_at: String,
+}
+
+/// The tenant's customers.
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+pub struct CustomerList {
+    pub customers: Vec<CustomerOut>,
+}
+
+/// A job of the queue.
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+pub struct JobOut {
+    pub id: String,
+    pub kind: String,
+    /// `pending`, `running` or `dead`.
+    pub state: String,
+    pub run_at: String,
+    pub attempts: u32,
+    pub max_attempts: u32,
+    pub last_error: Option<String>,
+    pub request: Option<String>,
+}
+
+/// Jobs of the tenant.
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+pub struct JobList {
+    pub jobs: Vec<JobOut>,
+}

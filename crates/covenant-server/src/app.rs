@@ -20,7 +20,7 @@ use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::{ClientError, ErrorBody};
-use crate::routes::{audit, consents, decisions, public, subjects, unsubscribe};
+use crate::routes::{audit, consents, decisions, public, requests, subjects, unsubscribe};
 use crate::state::Shared;
 use crate::{BODY_LIMIT, auth};
 
@@ -43,6 +43,7 @@ Authenticate with `Authorization: Bearer <key>`; a key belongs to one tenant and
         (name = "decisions", description = "May this activity use this data now?"),
         (name = "unsubscribe", description = "Signed unsubscribe links (RFC 8058 one-click)"),
         (name = "audit", description = "The tamper-evident audit log"),
+        (name = "requests", description = "Data-subject requests, customers (processor mode) and the job queue"),
         (name = "service", description = "Health, GPC support, the public notice"),
     )
 )]
@@ -73,6 +74,19 @@ fn protected() -> OpenApiRouter<Shared> {
         .routes(routes!(decisions::decide))
         .routes(routes!(decisions::batch))
         .routes(routes!(audit::verify))
+        .routes(routes!(requests::create, requests::list))
+        .routes(routes!(requests::get))
+        .routes(routes!(requests::resend_code))
+        .routes(routes!(requests::verify))
+        .routes(routes!(requests::add_proof, requests::read_proof))
+        .routes(routes!(requests::approve))
+        .routes(routes!(requests::reject))
+        .routes(routes!(requests::extend))
+        .routes(routes!(requests::withdraw))
+        .routes(routes!(requests::controller_response))
+        .routes(routes!(requests::create_customer, requests::list_customers))
+        .routes(routes!(requests::instruct))
+        .routes(routes!(requests::jobs))
 }
 
 /// The routes anyone may call.

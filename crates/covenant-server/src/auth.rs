@@ -43,6 +43,22 @@ pub const ROLE_TABLE: &[(&str, &str, &[Role])] = &[
     ("POST", "/v1/decisions", &[Admin, Operator, Application]),
     ("POST", "/v1/decisions/batch", &[Admin, Operator, Application]),
     ("GET", "/v1/audit/verify", &[Admin, Auditor]),
+    ("POST", "/v1/requests", &[Admin, Operator, Application]),
+    ("GET", "/v1/requests", &[Admin, Operator, Auditor]),
+    ("GET", "/v1/requests/{id}", &[Admin, Operator, Auditor, Application]),
+    ("POST", "/v1/requests/{id}/code", &[Admin, Operator, Application]),
+    ("POST", "/v1/requests/{id}/verify", &[Admin, Operator, Application]),
+    ("POST", "/v1/requests/{id}/proof", &[Admin, Operator, Application]),
+    ("GET", "/v1/requests/{id}/proof", &[Admin, Operator]),
+    ("POST", "/v1/requests/{id}/approve", &[Admin, Operator]),
+    ("POST", "/v1/requests/{id}/reject", &[Admin, Operator]),
+    ("POST", "/v1/requests/{id}/extend", &[Admin, Operator]),
+    ("POST", "/v1/requests/{id}/withdraw", &[Admin, Operator, Application]),
+    ("POST", "/v1/requests/{id}/controller-response", &[Admin, Operator]),
+    ("POST", "/v1/customers", &[Admin]),
+    ("GET", "/v1/customers", &[Admin, Operator, Auditor]),
+    ("POST", "/v1/customers/{cid}/instructions", &[Admin, Operator, Application]),
+    ("GET", "/v1/jobs", &[Admin, Operator, Auditor]),
 ];
 
 /// The roles allowed on a route, if it is in the table.

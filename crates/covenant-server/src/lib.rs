@@ -14,11 +14,15 @@ pub mod auth;
 pub mod body;
 mod convert;
 pub mod error;
+pub mod fulfil;
 pub mod gpc;
+pub mod mail;
 pub mod routes;
+pub mod secrets;
 pub mod state;
 pub mod telemetry;
 pub mod token;
+pub mod worker;
 
 pub use app::{openapi, router, serve, shutdown_signal};
 pub use state::{AppState, Config, StartError};

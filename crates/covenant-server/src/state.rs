@@ -71,6 +71,8 @@ pub struct AppState {
     pub request_timeout: Duration,
     /// Serialises installing a tenant's policy in the decision cache.
     install: Mutex<()>,
+    /// Data-subject requests: mail, keys, fulfillers, the worker's wake-up.
+    pub requests: crate::worker::RequestsCtx,
 }
 
 impl std::fmt::Debug for AppState {
@@ -96,7 +98,20 @@ impl AppState {
             public_url: config.public_url.trim_end_matches('/').to_owned(),
             request_timeout: config.request_timeout,
             install: Mutex::new(()),
+            requests: crate::worker::RequestsCtx::new(&config.secret),
         })
+    }
+
+    /// Sends request mail through `mailer` (the default prints to the log).
+    pub fn with_mailer(mut self, mailer: crate::mail::Mailer) -> AppState {
+        self.requests.mailer = mailer;
+        self
+    }
+
+    /// Adds fulfillers, called in order after the built-in one (see [`crate::fulfil`]).
+    pub fn with_fulfillers(mut self, fulfillers: Vec<Arc<dyn crate::fulfil::Fulfiller>>) -> AppState {
+        self.requests.fulfillers.extend(fulfillers);
+        self
     }
 
     pub fn index(&self) -> &Arc<PolicyIndex> {

@@ -67,6 +67,7 @@ mod migrations;
 mod model;
 mod ops;
 mod postgres;
+mod requests;
 mod sql;
 mod sqlite;
 mod store;
@@ -78,5 +79,10 @@ pub use model::{
     Subject, SubjectFlag, Tenant, UnknownRole, Written,
 };
 pub use postgres::PostgresOptions;
+pub use requests::{
+    Attachment, CODE_ATTEMPTS, CODE_TTL, CODES_PER_HOUR, CodeCheck, CodeRefused, Customer, DataRequest, HistoryEntry,
+    Job, JobId, JobState, MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS, MAX_JSON_BYTES, NewAttachment, NewCode, NewCustomer,
+    NewJob, NewRequest, RequestFilter, RequestSource, RequestStore, RequestUpdate, Retry, backoff, hash_code,
+};
 pub use sqlite::{Durability, SqliteOptions};
 pub use store::{AUDIT_PAGE, Backend, CONSENT_PAGE, MAX_PAGE, NewTenant, SqlStore, Store, Verified};

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod consents;
 pub mod decisions;
 pub mod public;
+pub mod requests;
 pub mod subjects;
 pub mod unsubscribe;
 

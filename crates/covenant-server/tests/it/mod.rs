@@ -269,3 +269,4 @@ impl TestApp {
         self.db.drop_database().await;
     }
 }
+mod requests;

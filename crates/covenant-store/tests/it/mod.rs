@@ -76,3 +76,4 @@ mod sqlite_memory {
         flags,
     );
 }
+mod requests;

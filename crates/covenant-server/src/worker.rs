@@ -1,0 +1,473 @@
+//! The worker: takes jobs from the store's queue and carries them out.
+//!
+//! - `request.fulfil`: runs the fulfillers ([`crate::fulfil`]) for a queued request, completes
+//!   it with the merged answer, emails the answer and, in processor mode, informs the customer.
+//! - `mail.send`: sends an email (acknowledgements, extension notices, answers, referrals).
+//! - `customer.notify`: tells a customer (a controller we process for) of a referral or a
+//!   completed request: a webhook POST signed with HMAC-SHA256 of the body under the customer's
+//!   secret (`Covenant-Signature: sha256=<hex>`), or an email.
+//!
+//! A failed attempt is noted in the request's history and retried with backoff; a job out of
+//! attempts is kept as dead (`GET /v1/jobs?state=dead`). Several workers (threads or processes)
+//! may run at once: the store leases each job to one of them.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use covenant_core::audit::AuditDraft;
+use covenant_core::{CustomerId, RequestEvent, RequestId, RequestKind, RequestState};
+use covenant_store::{DataRequest, Job, NewJob, RequestSource, RequestStore as _, RequestUpdate, Retry, StoreError};
+use futures_util::FutureExt as _;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+
+use crate::fulfil::{FulfilError, FulfilRequest, Fulfiller, Outcome, chain};
+use crate::mail::{Email, MailError, Mailer, Transport, texts};
+use crate::secrets::{RequestKeys, SealError, sign_body};
+use crate::state::{AppState, Shared};
+
+pub const FULFIL: &str = "request.fulfil";
+pub const MAIL: &str = "mail.send";
+pub const NOTIFY: &str = "customer.notify";
+
+/// Attempts of each job before it is dead.
+pub const MAX_ATTEMPTS: u32 = 8;
+
+/// What the request machinery shares: mail, keys, fulfillers, the worker's wake-up and the
+/// webhook client.
+pub struct RequestsCtx {
+    pub mailer: Mailer,
+    pub keys: RequestKeys,
+    /// Called after the built-in fulfiller, in order.
+    pub fulfillers: Vec<Arc<dyn Fulfiller>>,
+    /// Woken when a job is enqueued, so a worker need not wait for its next poll.
+    pub wake: Notify,
+    http: Result<reqwest::Client, String>,
+}
+
+impl std::fmt::Debug for RequestsCtx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestsCtx").field("mailer", &self.mailer).finish_non_exhaustive()
+    }
+}
+
+impl RequestsCtx {
+    /// Console mail, keys derived from the server secret, no extra fulfillers.
+    pub fn new(secret: &[u8]) -> RequestsCtx {
+        // One TLS provider for webhooks (and lettre's SMTP): ring. Installing twice is harmless.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| e.to_string());
+        let mailer = match Mailer::new(Transport::Console, "privacy@localhost") {
+            Ok(m) => m,
+            Err(e) => unreachable!("a fixed, valid address: {e}"),
+        };
+        RequestsCtx { mailer, keys: RequestKeys::new(secret), fulfillers: Vec::new(), wake: Notify::new(), http }
+    }
+}
+
+/// How a worker runs.
+#[derive(Clone, Debug)]
+pub struct WorkerOptions {
+    /// Names this worker in leases and the audit log.
+    pub name: String,
+    /// How long to sleep when the queue is empty (a new job wakes it sooner).
+    pub poll: Duration,
+    /// How long a job is leased; a worker that dies loses its jobs after this.
+    pub lease: Duration,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> WorkerOptions {
+        WorkerOptions {
+            name: format!("worker-{}", std::process::id()),
+            poll: Duration::from_secs(2),
+            lease: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Why a job failed.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("the job's payload is unreadable: {0}")]
+    Payload(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Mail(#[from] MailError),
+    #[error(transparent)]
+    Fulfil(#[from] FulfilError),
+    #[error("webhook: {0}")]
+    Webhook(String),
+    #[error(transparent)]
+    Seal(#[from] SealError),
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct FulfilJob {
+    pub request: String,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct MailJob {
+    pub email: Email,
+    /// The request it is about; with `acknowledges`, sending it acknowledges the request.
+    #[serde(default)]
+    pub request: Option<String>,
+    #[serde(default)]
+    pub acknowledges: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct NotifyJob {
+    pub request: String,
+    pub customer: String,
+    /// `request.referred`, `request.completed`.
+    pub event: String,
+}
+
+/// A job for the queue, due now.
+pub fn job(tenant: &covenant_core::TenantId, kind: &str, payload: &impl Serialize) -> NewJob {
+    NewJob {
+        tenant: tenant.clone(),
+        kind: kind.to_owned(),
+        payload: serde_json::to_string(payload).unwrap_or_else(|_| "{}".to_owned()),
+        run_at: Timestamp::now(),
+        max_attempts: MAX_ATTEMPTS,
+    }
+}
+
+/// Runs a worker until `shutdown` resolves; a job in hand is finished first.
+pub async fn run(state: Shared, opts: WorkerOptions, shutdown: impl Future<Output = ()>) {
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        if (&mut shutdown).now_or_never().is_some() {
+            break;
+        }
+        let worked = match step(&state, &opts).await {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::error!(error = %crate::error::cause_chain(&e), "the job queue failed");
+                false
+            }
+        };
+        if !worked {
+            tokio::select! {
+                () = &mut shutdown => break,
+                () = state.requests.wake.notified() => {}
+                () = tokio::time::sleep(opts.poll) => {}
+            }
+        }
+    }
+}
+
+/// Spawns a worker on the runtime.
+pub fn spawn(
+    state: Shared,
+    opts: WorkerOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(run(state, opts, shutdown))
+}
+
+fn worker_draft(opts: &WorkerOptions, action: &str, job: &Job, detail: Value) -> AuditDraft {
+    AuditDraft::new(&format!("worker:{}", opts.name), action, &format!("job:{}", job.id), detail.to_string())
+}
+
+/// Takes one due job and carries it out; `false` when there was none.
+pub async fn step(state: &Shared, opts: &WorkerOptions) -> Result<bool, StoreError> {
+    let Some(job) = state.store.claim_job(&opts.name, Timestamp::now(), opts.lease).await? else {
+        return Ok(false);
+    };
+    let result = match job.kind.as_str() {
+        FULFIL => fulfil(state, opts, &job).await,
+        MAIL => mail(state, opts, &job).await,
+        NOTIFY => notify(state, opts, &job).await,
+        other => Err(JobError::Payload(format!("unknown job kind `{other}`"))),
+    };
+    if let Err(e) = result {
+        let error = crate::error::cause_chain(&e);
+        tracing::warn!(job = %job.id, kind = %job.kind, attempt = job.attempts, %error, "a job failed");
+        let detail = json!({"kind": job.kind, "attempt": job.attempts, "error": error});
+        let w = state
+            .store
+            .fail_job(job.id, &opts.name, &error, Timestamp::now(), worker_draft(opts, "job.failed", &job, detail))
+            .await?;
+        if let Some(id) = request_of(&job) {
+            let (event, note) = match (&job.kind[..], &w.value) {
+                (FULFIL, _) => (Some(RequestEvent::Requeue), "attempt_failed"),
+                (_, Retry::Dead) => (None, "delivery_abandoned"),
+                _ => (None, "delivery_failed"),
+            };
+            let retry = match w.value {
+                Retry::At(t) => Some(t.to_string()),
+                Retry::Dead => None,
+            };
+            let detail = json!({"job": job.kind, "attempt": job.attempts, "error": error, "retry_at": retry});
+            let mut u =
+                RequestUpdate::note(note, &format!("worker:{}", opts.name), Timestamp::now(), detail.to_string());
+            u.event = event;
+            let audit = worker_draft(opts, "request.attempt_failed", &job, json!({"request": id.to_string()}));
+            // The request may have moved on (withdrawn meanwhile): the failure is in the job anyway.
+            if let Err(e) = state.store.update_request(&job.tenant, id, vec![u], audit).await {
+                tracing::warn!(error = %e, "could not note a failed attempt in the request's history");
+            }
+        }
+    }
+    Ok(true)
+}
+
+fn request_of(job: &Job) -> Option<RequestId> {
+    let v: Value = serde_json::from_str(&job.payload).ok()?;
+    RequestId::parse(v["request"].as_str()?).ok()
+}
+
+fn payload<T: for<'de> Deserialize<'de>>(job: &Job) -> Result<T, JobError> {
+    serde_json::from_str(&job.payload).map_err(|e| JobError::Payload(e.to_string()))
+}
+
+fn parse_request_id(s: &str) -> Result<RequestId, JobError> {
+    RequestId::parse(s).map_err(|e| JobError::Payload(e.to_string()))
+}
+
+/// The answer, as stored and sent.
+fn response_json(req: &DataRequest, outcome: &Outcome, at: Timestamp) -> Value {
+    json!({
+        "kind": req.kind,
+        "completed_at": at.to_string(),
+        "actions": outcome.actions,
+        "kept": outcome.kept,
+        "report": outcome.report,
+    })
+}
+
+/// The answer in words, for the email (promise T5: the action taken, and what was kept and why).
+pub fn summary(kind: RequestKind, outcome: &Outcome) -> String {
+    let mut s = String::new();
+    if kind == RequestKind::Confirm {
+        let held = outcome
+            .report
+            .as_ref()
+            .map(|r| r.as_object().map(|m| m.values().any(|v| v["held"] == true)).unwrap_or(false))
+            .unwrap_or(false);
+        s.push_str(if held {
+            "Yes: we hold personal data about you.\n"
+        } else {
+            "No: we hold no personal data about you.\n"
+        });
+    }
+    if outcome.actions.is_empty() {
+        s.push_str("What we did: nothing needed changing.\n");
+    } else {
+        s.push_str("What we did:\n");
+        for a in &outcome.actions {
+            let place = match &a.table {
+                Some(t) => format!("{} ({t})", a.system),
+                None => a.system.clone(),
+            };
+            s.push_str(&format!("  - {}: {} record(s), in {place}\n", a.action.replace('_', " "), a.count));
+        }
+    }
+    if !outcome.kept.is_empty() {
+        s.push_str("\nWhat we kept, and why:\n");
+        for k in &outcome.kept {
+            s.push_str(&format!("  - {}: {}\n", k.what, k.basis));
+        }
+    }
+    if let Some(report) = &outcome.report
+        && matches!(kind, RequestKind::Access | RequestKind::Export)
+    {
+        s.push_str("\nYour data, in a structured, machine-readable format (JSON):\n\n");
+        s.push_str(&serde_json::to_string_pretty(report).unwrap_or_default());
+        s.push('\n');
+    }
+    s
+}
+
+async fn fulfil(state: &Shared, opts: &WorkerOptions, job: &Job) -> Result<(), JobError> {
+    let p: FulfilJob = payload(job)?;
+    let id = parse_request_id(&p.request)?;
+    let actor = format!("worker:{}", opts.name);
+    let mut req = state.store.get_request(&job.tenant, id).await?;
+    if !matches!(req.state, RequestState::Queued | RequestState::InProgress) {
+        // Withdrawn or rejected meanwhile: nothing to do.
+        let audit = worker_draft(opts, "job.done", job, json!({"skipped": req.state}));
+        state.store.finish_job(job.id, &opts.name, audit).await?;
+        return Ok(());
+    }
+    if req.state == RequestState::Queued {
+        let u = RequestUpdate::event(
+            RequestEvent::Start,
+            &actor,
+            Timestamp::now(),
+            json!({"attempt": job.attempts}).to_string(),
+        );
+        let audit = worker_draft(opts, "request.start", job, json!({"request": id.to_string()}));
+        req = state.store.update_request(&job.tenant, id, vec![u], audit).await?.value;
+    }
+    let details: Value = serde_json::from_str(&req.details).unwrap_or_else(|_| json!({}));
+    let freq = FulfilRequest {
+        tenant: req.tenant.clone(),
+        id,
+        kind: req.kind,
+        identity: req.identity.clone(),
+        subject: req.subject,
+        jurisdiction: req.jurisdiction.clone(),
+        customer: req.customer,
+        instructed_by_controller: req.source == RequestSource::Controller,
+        details,
+    };
+    let mut outcome = Outcome::default();
+    for f in chain(state) {
+        let o = f.fulfil(&freq).await?;
+        outcome.merge(f.name(), o);
+    }
+    let now = Timestamp::now();
+    let response = response_json(&req, &outcome, now);
+    let mut done = RequestUpdate::event(
+        RequestEvent::Complete,
+        &actor,
+        now,
+        json!({"actions": outcome.actions.len(), "kept": outcome.kept.len()}).to_string(),
+    );
+    done.response = Some(response.to_string());
+    done.finish_job = Some((job.id, opts.name.clone()));
+    let controller = state.policy.policy.controller_name().to_owned();
+    if req.source == RequestSource::Requester
+        && let Some(to) = &req.contact
+    {
+        let email = texts::response(to, &controller, req.kind, &id.to_string(), &summary(req.kind, &outcome));
+        done.enqueue.push(job_for_mail(&req, email, false));
+    }
+    // promise W9 (handle and inform the controller) and P7 (a controller's instruction).
+    let inform = req.source == RequestSource::Controller || details_flag(&req, "inform_controller");
+    if let (Some(customer), true) = (req.customer, inform) {
+        done.enqueue.push(notify_job(&req, customer, "request.completed"));
+    }
+    let audit = worker_draft(opts, "request.complete", job, json!({"request": id.to_string(), "kind": req.kind}));
+    state.store.update_request(&job.tenant, id, vec![done], audit).await?;
+    state.requests.wake.notify_one();
+    Ok(())
+}
+
+fn details_flag(req: &DataRequest, name: &str) -> bool {
+    serde_json::from_str::<Value>(&req.details).ok().and_then(|v| v[name].as_bool()).unwrap_or(false)
+}
+
+/// A `mail.send` job about a request.
+pub fn job_for_mail(req: &DataRequest, email: Email, acknowledges: bool) -> NewJob {
+    job(&req.tenant, MAIL, &MailJob { email, request: Some(req.id.to_string()), acknowledges })
+}
+
+/// A `customer.notify` job.
+pub fn notify_job(req: &DataRequest, customer: CustomerId, event: &str) -> NewJob {
+    job(
+        &req.tenant,
+        NOTIFY,
+        &NotifyJob { request: req.id.to_string(), customer: customer.to_string(), event: event.to_owned() },
+    )
+}
+
+async fn mail(state: &Shared, opts: &WorkerOptions, job: &Job) -> Result<(), JobError> {
+    let p: MailJob = payload(job)?;
+    state.requests.mailer.send(&p.email).await?;
+    let now = Timestamp::now();
+    match p.request.as_deref().map(parse_request_id).transpose()? {
+        Some(id) => {
+            let (note, ack) = if p.acknowledges { ("acknowledged", Some(now)) } else { ("email_sent", None) };
+            let detail = json!({"subject": p.email.subject}).to_string();
+            let mut u = RequestUpdate::note(note, &format!("worker:{}", opts.name), now, detail);
+            u.acknowledged_at = ack;
+            u.finish_job = Some((job.id, opts.name.clone()));
+            let audit = worker_draft(opts, "request.email", job, json!({"request": id.to_string(), "note": note}));
+            state.store.update_request(&job.tenant, id, vec![u], audit).await?;
+        }
+        None => {
+            state.store.finish_job(job.id, &opts.name, worker_draft(opts, "job.done", job, json!({}))).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The webhook body for a request.
+fn webhook_body(state: &AppState, req: &DataRequest, event: &str) -> Value {
+    let details: Value = serde_json::from_str(&req.details).unwrap_or_else(|_| json!({}));
+    let response: Value = req.response.as_deref().and_then(|r| serde_json::from_str(r).ok()).unwrap_or(Value::Null);
+    json!({
+        "event": event,
+        "sent_at": Timestamp::now().to_string(),
+        "tenant": req.tenant.as_str(),
+        "processor": state.policy.policy.controller_name(),
+        "request": {
+            "id": req.id.to_string(),
+            "kind": req.kind,
+            "state": req.state,
+            "identity": {"kind": req.identity.kind_name(), "value": req.identity.value()},
+            "received_at": req.received_at.to_string(),
+            "due_at": req.current_due().to_string(),
+            "details": details,
+            "response": response,
+        }
+    })
+}
+
+async fn notify(state: &Shared, opts: &WorkerOptions, job: &Job) -> Result<(), JobError> {
+    let p: NotifyJob = payload(job)?;
+    let id = parse_request_id(&p.request)?;
+    let cid = CustomerId::parse(&p.customer).map_err(|e| JobError::Payload(e.to_string()))?;
+    let req = state.store.get_request(&job.tenant, id).await?;
+    let customer = state.store.get_customer(&job.tenant, cid).await?;
+    let body = webhook_body(state, &req, &p.event);
+    let via = match (&customer.webhook_url, &customer.webhook_secret, &customer.email) {
+        (Some(url), Some(sealed), _) => {
+            let secret = state.requests.keys.open_value(&crate::secrets::webhook_context(&job.tenant), sealed)?;
+            let bytes = serde_json::to_vec(&body).map_err(|e| JobError::Payload(e.to_string()))?;
+            let client = state.requests.http.as_ref().map_err(|e| JobError::Webhook(e.clone()))?;
+            let res = client
+                .post(url)
+                .header("content-type", "application/json")
+                .header("covenant-event", &p.event)
+                .header("covenant-signature", format!("sha256={}", sign_body(&secret, &bytes)))
+                .body(bytes)
+                .send()
+                .await
+                .map_err(|e| JobError::Webhook(crate::error::cause_chain(&e)))?;
+            if !res.status().is_success() {
+                return Err(JobError::Webhook(format!("the customer's endpoint answered {}", res.status())));
+            }
+            "webhook"
+        }
+        (_, _, Some(email)) => {
+            let controller = state.policy.policy.controller_name();
+            let subject = match p.event.as_str() {
+                "request.referred" => format!("A data-subject request for you to answer ({id})"),
+                _ => format!("A data-subject request was carried out ({id})"),
+            };
+            let text = format!(
+                "As your processor, {controller} received or carried out the request below.\n\n{}",
+                serde_json::to_string_pretty(&body).unwrap_or_default()
+            );
+            state.requests.mailer.send(&texts::to_customer(email, controller, &subject, &text)).await?;
+            "email"
+        }
+        _ => return Err(JobError::Webhook("the customer has no webhook and no email address".to_owned())),
+    };
+    let detail = json!({"event": p.event, "customer": cid.to_string(), "via": via, "attempt": job.attempts});
+    let mut u = RequestUpdate::note(
+        "customer_notified",
+        &format!("worker:{}", opts.name),
+        Timestamp::now(),
+        detail.to_string(),
+    );
+    u.finish_job = Some((job.id, opts.name.clone()));
+    let audit = worker_draft(opts, "request.customer_notified", job, json!({"request": id.to_string(), "via": via}));
+    state.store.update_request(&job.tenant, id, vec![u], audit).await?;
+    Ok(())
+}

@@ -1,0 +1,777 @@
+//! Data-subject requests end to end: the real server and a worker, a mailbox directory the tests
+//! read the emails from, and a local webhook receiver for processor mode.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::HeaderMap;
+use covenant_core::audit::AuditDraft;
+use covenant_policy::Policy;
+use covenant_server::mail::{Mailer, Transport};
+use covenant_server::worker::WorkerOptions;
+use covenant_server::{AppState, Config};
+use covenant_store::{NewApiKey, NewTenant, Role, SqlStore, Store};
+use jiff::Timestamp;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+use super::{Db, Res, policy_path, tenant};
+
+fn policy(example: &str) -> Policy {
+    covenant_policy::load_file(&policy_path(example)).unwrap()
+}
+
+struct App {
+    base: String,
+    client: reqwest::Client,
+    db: Db,
+    store: SqlStore,
+    acme: String,
+    globex: String,
+    mailbox: PathBuf,
+    _dir: tempfile::TempDir,
+    stop: Vec<oneshot::Sender<()>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+async fn spawn(db: Db, policy: Policy) -> App {
+    let store = SqlStore::connect(&db.url).await.unwrap();
+    store.migrate().await.unwrap();
+    for t in ["acme", "globex"] {
+        let new = NewTenant { id: tenant(t), name: t.to_owned(), created_at: Timestamp::now() };
+        store.create_tenant(new, AuditDraft::new("test", "tenant.create", "tenant", "")).await.unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mailbox = dir.path().join("mailbox");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let config = Config {
+        policy,
+        secret: vec![42; 32],
+        public_url: base.clone(),
+        request_timeout: Duration::from_secs(10),
+        key_ttl: Duration::from_secs(60),
+    };
+    let mailer = Mailer::new(Transport::Mailbox(mailbox.clone()), "privacy@example.com").unwrap();
+    let state = Arc::new(AppState::new(SqlStore::connect(&db.url).await.unwrap(), config).unwrap().with_mailer(mailer));
+    let (tx1, rx1) = oneshot::channel::<()>();
+    let (tx2, rx2) = oneshot::channel::<()>();
+    let server = tokio::spawn({
+        let app = covenant_server::router(state.clone());
+        async move {
+            covenant_server::serve(listener, app, async {
+                let _ = rx1.await;
+            })
+            .await
+            .unwrap();
+        }
+    });
+    let opts =
+        WorkerOptions { name: "test-worker".into(), poll: Duration::from_millis(50), lease: Duration::from_secs(30) };
+    let worker = covenant_server::worker::spawn(state, opts, async {
+        let _ = rx2.await;
+    });
+    let mut app = App {
+        base,
+        client: reqwest::Client::new(),
+        db,
+        store,
+        acme: String::new(),
+        globex: String::new(),
+        mailbox,
+        _dir: dir,
+        stop: vec![tx1, tx2],
+        tasks: vec![server, worker],
+    };
+    app.acme = app.key("acme", Role::Admin).await;
+    app.globex = app.key("globex", Role::Admin).await;
+    app
+}
+
+/// One email of the mailbox.
+#[derive(Debug)]
+struct Mail {
+    to: String,
+    subject: String,
+    body: String,
+}
+
+impl App {
+    async fn key(&self, t: &str, role: Role) -> String {
+        let new = NewApiKey { tenant: tenant(t), role, label: format!("test {role}"), created_at: Timestamp::now() };
+        self.store
+            .create_api_key(new, AuditDraft::new("test", "apikey.create", "apikey", ""))
+            .await
+            .unwrap()
+            .value
+            .secret
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> Res {
+        let res = req.send().await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap();
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Res { status, headers, text, json }
+    }
+
+    async fn post(&self, key: &str, path: &str, body: Value) -> Res {
+        self.send(self.client.post(format!("{}{path}", self.base)).bearer_auth(key).json(&body)).await
+    }
+
+    async fn get(&self, key: &str, path: &str) -> Res {
+        self.send(self.client.get(format!("{}{path}", self.base)).bearer_auth(key)).await
+    }
+
+    async fn head(&self, t: &str) -> u64 {
+        self.store.audit_head(&tenant(t)).await.unwrap().seq
+    }
+
+    /// Every email so far, in the order sent.
+    fn mails(&self) -> Vec<Mail> {
+        let Ok(dir) = std::fs::read_dir(&self.mailbox) else { return Vec::new() };
+        let mut names: Vec<PathBuf> =
+            dir.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "eml")).collect();
+        names.sort();
+        names
+            .iter()
+            .map(|p| {
+                let text = std::fs::read_to_string(p).unwrap();
+                let (head, body) = text.split_once("\r\n\r\n").unwrap();
+                // Long headers are folded onto lines that start with a space.
+                let head = head.replace("\r\n ", " ");
+                let header = |name: &str| {
+                    head.split("\r\n").find_map(|l| l.strip_prefix(&format!("{name}: "))).unwrap_or_default().to_owned()
+                };
+                Mail { to: header("To"), subject: header("Subject"), body: body.replace("\r\n", "\n") }
+            })
+            .collect()
+    }
+
+    /// Waits (at most 10 s) for an email to `to` whose body contains `needle`.
+    async fn wait_mail(&self, to: &str, needle: &str) -> Mail {
+        for _ in 0..200 {
+            if let Some(m) = self.mails().into_iter().find(|m| m.to == to && m.body.contains(needle)) {
+                return m;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no email to {to} containing {needle:?}; mailbox: {:#?}", self.mails());
+    }
+
+    /// The last verification code sent to `to`.
+    fn code(&self, to: &str) -> String {
+        let mails = self.mails();
+        let m = mails.iter().rev().find(|m| m.to == to && m.body.contains("enter this code")).expect("a code email");
+        m.body
+            .lines()
+            .map(str::trim)
+            .find(|l| l.len() == 6 && l.bytes().all(|b| b.is_ascii_digit()))
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Waits (at most 10 s) for a request to reach `state`.
+    async fn wait_state(&self, key: &str, id: &str, state: &str) -> Value {
+        let mut last = Value::Null;
+        for _ in 0..200 {
+            let r = self.get(key, &format!("/v1/requests/{id}")).await;
+            if r.json["state"] == state {
+                return r.json;
+            }
+            last = r.json;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("request {id} did not reach {state}: {last:#}");
+    }
+
+    async fn register(&self, key: &str, kind: &str, email: &str) -> String {
+        let r = self
+            .post(key, "/v1/subjects", json!({"type": kind, "identities": [{"kind": "email", "value": email}]}))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        r.json["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn request(&self, key: &str, body: Value) -> Res {
+        self.post(key, "/v1/requests", body).await
+    }
+
+    /// Makes a request of `kind` for `email` and verifies it with the code emailed.
+    async fn verified(&self, kind: &str, email: &str, details: Value) -> String {
+        let r = self
+            .request(
+                &self.acme,
+                json!({"kind": kind, "identity": {"kind": "email", "value": email}, "jurisdiction": {"country": "FI"}, "details": details}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let id = r.json["id"].as_str().unwrap().to_owned();
+        let v = self.post(&self.acme, &format!("/v1/requests/{id}/verify"), json!({"code": self.code(email)})).await;
+        assert_eq!(v.status, StatusCode::OK, "{}", v.text);
+        id
+    }
+
+    async fn decide(&self, subject: &str, activity: &str) -> Value {
+        let r = self.post(&self.acme, "/v1/decisions", json!({"subject": {"id": subject}, "activity": activity})).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        r.json
+    }
+
+    async fn finish(mut self) {
+        for tx in self.stop.drain(..) {
+            let _ = tx.send(());
+        }
+        for t in self.tasks.drain(..) {
+            t.await.unwrap();
+        }
+        self.store.close().await;
+        self.db.drop_database().await;
+    }
+}
+
+/// Intake, the code from the mailbox, proof deleted on verification, approval, the worker, the
+/// answer by email, the history, an intact audit chain.
+async fn full_flow(db: Db) {
+    let mut p = policy("workki");
+    p.rights.as_mut().unwrap().approval = true;
+    let app = spawn(db, p).await;
+    let ada = "ada@example.com";
+    app.register(&app.acme, "user", ada).await;
+    let r = app
+        .request(
+            &app.acme,
+            json!({"kind": "access", "identity": {"kind": "email", "value": ada}, "jurisdiction": {"country": "US", "subdivision": "CA"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.json["state"], "awaiting_verification");
+    let id = r.json["id"].as_str().unwrap().to_owned();
+    assert_eq!(r.headers["location"], format!("/v1/requests/{id}").as_str());
+    // promise W6: 30 days (shorter than the CCPA's 45); acknowledgement within 10 business days.
+    let received: Timestamp = r.json["received_at"].as_str().unwrap().parse().unwrap();
+    let due: Timestamp = r.json["due_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(due, received.checked_add(jiff::SignedDuration::from_hours(24 * 30)).unwrap());
+    assert!(r.json["acknowledge_by"].is_string());
+
+    let ack = app.wait_mail(ada, "We received your request").await;
+    assert!(ack.subject.contains(&id), "{ack:?}");
+    let proof = app
+        .post(
+            &app.acme,
+            &format!("/v1/requests/{id}/proof"),
+            json!({"name": "passport.png", "content_type": "image/png", "content": "aGVsbG8="}),
+        )
+        .await;
+    assert_eq!(proof.status, StatusCode::CREATED, "{}", proof.text);
+    let stored = app.get(&app.acme, &format!("/v1/requests/{id}/proof")).await;
+    assert_eq!(stored.json["proofs"][0]["content"], "aGVsbG8=", "{}", stored.text);
+
+    let wrong = app.post(&app.acme, &format!("/v1/requests/{id}/verify"), json!({"code": "000000"})).await;
+    let code = app.code(ada);
+    if code != "000000" {
+        assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", wrong.text);
+        assert_eq!(wrong.json["code"], "wrong_code");
+        assert!(wrong.json["message"].as_str().unwrap().contains("4 attempt(s) left"), "{}", wrong.text);
+    }
+    let v = app.post(&app.acme, &format!("/v1/requests/{id}/verify"), json!({"code": code})).await;
+    assert_eq!(v.status, StatusCode::OK, "{}", v.text);
+    assert_eq!(v.json["state"], "awaiting_approval");
+    // promise W10: proof of identity is deleted as soon as verification is done.
+    let stored = app.get(&app.acme, &format!("/v1/requests/{id}/proof")).await;
+    assert_eq!(stored.json["proofs"], json!([]), "{}", stored.text);
+
+    let approved = app.post(&app.acme, &format!("/v1/requests/{id}/approve"), json!({})).await;
+    assert_eq!(approved.status, StatusCode::OK, "{}", approved.text);
+    let done = app.wait_state(&app.acme, &id, "completed").await;
+    assert_eq!(done.json_report_identity(), ada);
+    let answer = app.wait_mail(ada, "We have carried out your request").await;
+    assert!(answer.body.contains("What we did"), "{}", answer.body);
+    assert!(answer.body.contains("\"email:ada@example.com\"") || answer.body.contains(ada), "{}", answer.body);
+    let events: Vec<&str> = done["history"].as_array().unwrap().iter().map(|h| h["event"].as_str().unwrap()).collect();
+    for e in [
+        "receive",
+        "send_code",
+        "proof_added",
+        "code_failed",
+        "verify",
+        "proof_deleted",
+        "ask_approval",
+        "approve",
+        "start",
+        "complete",
+    ] {
+        if e == "code_failed" && code == "000000" {
+            continue;
+        }
+        assert!(events.contains(&e), "{e} missing from {events:?}");
+    }
+    let v = app.get(&app.acme, "/v1/audit/verify").await;
+    assert_eq!(v.json["intact"], true, "{}", v.text);
+    app.finish().await;
+}
+
+trait Report {
+    fn json_report_identity(&self) -> &str;
+}
+
+impl Report for Value {
+    /// The first identity of the built-in access report.
+    fn json_report_identity(&self) -> &str {
+        self["response"]["report"]["covenant"]["subject"]["identities"][0]["value"].as_str().unwrap_or("")
+    }
+}
+
+#[tokio::test]
+async fn full_flow_on_sqlite() {
+    full_flow(Db::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn full_flow_on_postgres() {
+    if let Some(db) = Db::postgres("full_flow_on_postgres").await {
+        full_flow(db).await;
+    }
+}
+
+#[tokio::test]
+async fn wrong_codes_exhaust_attempts_and_expired_codes_are_refused() {
+    let app = spawn(Db::sqlite().await, policy("workki")).await;
+    let bob = "bob@example.com";
+    let r = app.request(&app.acme, json!({"kind": "access", "identity": {"kind": "email", "value": bob}})).await;
+    let id = r.json["id"].as_str().unwrap().to_owned();
+    let code = app.code(bob);
+    let wrong = if code == "111111" { "222222" } else { "111111" };
+    for left in (0..5).rev() {
+        let v = app.post(&app.acme, &format!("/v1/requests/{id}/verify"), json!({"code": wrong})).await;
+        assert_eq!(v.json["code"], "wrong_code", "{}", v.text);
+        let expect = if left == 0 { "no attempts".to_owned() } else { format!("{left} attempt(s) left") };
+        assert!(v.json["message"].as_str().unwrap().contains(&expect), "{}", v.text);
+    }
+    let v = app.post(&app.acme, &format!("/v1/requests/{id}/verify"), json!({"code": code})).await;
+    assert_eq!(v.json["code"], "code_exhausted", "{}", v.text);
+    // A new code works; the old one does not.
+    let again = app.post(&app.acme, &format!("/v1/requests/{id}/code"), json!({})).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.text);
+    let fresh = app.code(bob);
+    // Expired: 15 minutes pass.
+    app.db.tamper("UPDATE request_codes SET expires_at = 0 WHERE status = 'active'").await;
+    let v = app.post(&app.acme, &format!("/v1/requests/{id}/verify"), json!({"code": fresh})).await;
+    assert_eq!(v.json["code"], "code_expired", "{}", v.text);
+    app.post(&app.acme, &format!("/v1/requests/{id}/code"), json!({})).await;
+    let v = app.post(&app.acme, &format!("/v1/requests/{id}/verify"), json!({"code": app.code(bob)})).await;
+    assert_eq!(v.status, StatusCode::OK, "{}", v.text);
+    // No stranger than 5 codes an hour: 3 sent so far, 2 more, then refused.
+    let r = app.request(&app.acme, json!({"kind": "access", "identity": {"kind": "email", "value": bob}})).await;
+    let id = r.json["id"].as_str().unwrap().to_owned();
+    for _ in 0..4 {
+        let again = app.post(&app.acme, &format!("/v1/requests/{id}/code"), json!({})).await;
+        assert_eq!(again.status, StatusCode::OK, "{}", again.text);
+    }
+    let refused = app.post(&app.acme, &format!("/v1/requests/{id}/code"), json!({})).await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS, "{}", refused.text);
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn extension_rules() {
+    let mut p = policy("workki");
+    // Approval keeps requests open, so that extensions can be tried on them.
+    p.rights.as_mut().unwrap().approval = true;
+    let app = spawn(Db::sqlite().await, p).await;
+    let id = app.verified("access", "dee@example.com", json!(null)).await;
+    let path = format!("/v1/requests/{id}/extend");
+    let missing = app.post(&app.acme, &path, json!({"reason": " "})).await;
+    assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", missing.text);
+    let ext = app.post(&app.acme, &path, json!({"reason": "many systems"})).await;
+    assert_eq!(ext.status, StatusCode::OK, "{}", ext.text);
+    app.wait_mail("dee@example.com", "Why: many systems").await;
+    let again = app.post(&app.acme, &path, json!({"reason": "more"})).await;
+    assert_eq!((again.status, again.json["code"].as_str()), (StatusCode::CONFLICT, Some("already_extended")));
+    // Past the notice limit (a month after receipt under the GDPR).
+    let id = app.verified("access", "eve@example.com", json!(null)).await;
+    let old = Timestamp::now().as_microsecond() - 40 * 86_400_000_000;
+    app.db.tamper(&format!("UPDATE requests SET received_at = {old} WHERE id = '{id}'")).await;
+    let late = app.post(&app.acme, &format!("/v1/requests/{id}/extend"), json!({"reason": "late"})).await;
+    assert_eq!(
+        (late.status, late.json["code"].as_str()),
+        (StatusCode::CONFLICT, Some("extension_too_late")),
+        "{}",
+        late.text
+    );
+    // Overdue requests are listed.
+    let overdue = app.get(&app.acme, "/v1/requests?overdue=true").await;
+    let ids: Vec<&str> =
+        overdue.json["requests"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert!(ids.is_empty(), "due dates were not moved, only receipt: {}", overdue.text);
+    app.db.tamper(&format!("UPDATE requests SET due_at = {old} WHERE id = '{id}'")).await;
+    let overdue = app.get(&app.acme, "/v1/requests?overdue=true").await;
+    assert_eq!(overdue.json["requests"][0]["id"], id.as_str(), "{}", overdue.text);
+    assert_eq!(overdue.json["requests"][0]["overdue"], true);
+    app.finish().await;
+
+    // Where only the company's own promise applies, there is no extension.
+    let app = spawn(Db::sqlite().await, policy("okitoki")).await;
+    let r = app
+        .request(&app.acme, json!({"kind": "access", "identity": {"kind": "email", "value": "fay@example.com"}}))
+        .await;
+    let id = r.json["id"].as_str().unwrap();
+    let no = app.post(&app.acme, &format!("/v1/requests/{id}/extend"), json!({"reason": "x"})).await;
+    assert_eq!((no.status, no.json["code"].as_str()), (StatusCode::CONFLICT, Some("no_extension")), "{}", no.text);
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn restriction_then_decisions_deny() {
+    let app = spawn(Db::sqlite().await, policy("workki")).await;
+    let gil = "gil@example.com";
+    let subject = app.register(&app.acme, "user", gil).await;
+    assert_eq!(app.decide(&subject, "account").await["decision"], "allow");
+    let id = app.verified("restriction", gil, json!(null)).await;
+    let done = app.wait_state(&app.acme, &id, "completed").await;
+    assert_eq!(done["response"]["actions"][0]["action"], "restricted", "{done:#}");
+    // GDPR Art. 18: only storage, and processing with consent or required by law, go on.
+    let d = app.decide(&subject, "account").await;
+    assert_eq!((d["decision"].as_str(), d["reason"]["code"].as_str()), (Some("deny"), Some("restricted")), "{d}");
+    let s = app.get(&app.acme, &format!("/v1/subjects/{subject}")).await;
+    assert!(s.json["flags"].as_array().unwrap().iter().any(|f| f["kind"] == "restricted"), "{}", s.text);
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn an_objection_to_direct_marketing_denies_every_direct_marketing_activity() {
+    let app = spawn(Db::sqlite().await, policy("workki")).await;
+    let hal = "hal@example.com";
+    let subject = app.register(&app.acme, "user", hal).await;
+    let given = app
+        .post(
+            &app.acme,
+            &format!("/v1/subjects/{subject}/consents"),
+            json!({"purpose": "newsletter", "action": "give"}),
+        )
+        .await;
+    assert_eq!(given.status, StatusCode::CREATED, "{}", given.text);
+    assert_eq!(app.decide(&subject, "newsletter").await["decision"], "allow");
+    let bad = app
+        .request(&app.acme, json!({"kind": "objection", "identity": {"kind": "email", "value": hal}, "details": {"activities": ["account"]}}))
+        .await;
+    assert_eq!(
+        (bad.status, bad.json["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("not_objectable")),
+        "{}",
+        bad.text
+    );
+    let id = app.verified("objection", hal, json!({"direct_marketing": true})).await;
+    app.wait_state(&app.acme, &id, "completed").await;
+    let p = policy("workki");
+    let dm: Vec<&str> = p.activities.iter().filter(|a| a.direct_marketing).map(|a| a.id.as_str()).collect();
+    assert!(dm.len() >= 2, "{dm:?}");
+    for a in dm {
+        let d = app.decide(&subject, a).await;
+        assert_eq!(d["decision"], "deny", "{a}: {d}");
+    }
+    // Consent-free processing is untouched.
+    assert_eq!(app.decide(&subject, "account").await["decision"], "allow");
+    app.finish().await;
+}
+
+/// The webhook receiver: every POST, with its headers.
+type Received = Arc<Mutex<Vec<(HeaderMap, Bytes)>>>;
+
+async fn webhook_receiver() -> (String, Received, oneshot::Sender<()>) {
+    let received: Received = Arc::default();
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let r = received.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+            let r = r.clone();
+            let calls = calls.clone();
+            async move {
+                // The first delivery fails: the queue retries it.
+                if calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                    return axum::http::StatusCode::SERVICE_UNAVAILABLE;
+                }
+                r.lock().unwrap().push((headers, body));
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+    });
+    (url, received, tx)
+}
+
+#[tokio::test]
+async fn a_request_about_a_customers_data_is_referred_by_signed_webhook() {
+    let app = spawn(Db::sqlite().await, policy("okitoki")).await;
+    let (url, received, stop) = webhook_receiver().await;
+    let c = app
+        .post(
+            &app.acme,
+            "/v1/customers",
+            json!({"name": "Initech", "email": "dpo@initech.example", "webhook_url": url}),
+        )
+        .await;
+    assert_eq!(c.status, StatusCode::CREATED, "{}", c.text);
+    let secret = c.json["webhook_secret"].as_str().unwrap().to_owned();
+    let cid = c.json["id"].as_str().unwrap().to_owned();
+    let listed = app.get(&app.acme, "/v1/customers").await;
+    assert!(listed.json["customers"][0]["webhook_secret"].is_null(), "the secret is shown once: {}", listed.text);
+    let ivy = "ivy@example.com";
+    let r = app
+        .request(&app.acme, json!({"kind": "erasure", "identity": {"kind": "email", "value": ivy}, "customer": cid}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    // promise T7: directed to the controller.
+    assert_eq!(r.json["state"], "referred_to_controller");
+    let id = r.json["id"].as_str().unwrap().to_owned();
+    let told = app.wait_mail(ivy, "Initech").await;
+    assert!(told.body.contains("dpo@initech.example"), "{}", told.body);
+    let mut delivered = None;
+    for _ in 0..400 {
+        if let Some(d) = received.lock().unwrap().first().cloned() {
+            delivered = Some(d);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (headers, body) = delivered.expect("the webhook was delivered after a retry");
+    let sig = headers["covenant-signature"].to_str().unwrap();
+    assert_eq!(sig, format!("sha256={}", covenant_server::secrets::sign_body(secret.as_bytes(), &body)));
+    assert_ne!(
+        sig,
+        format!("sha256={}", covenant_server::secrets::sign_body(b"another secret of 32 characters!", &body))
+    );
+    let payload: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(payload["event"], "request.referred");
+    assert_eq!(payload["request"]["id"], id.as_str());
+    assert_eq!(payload["request"]["identity"]["value"], ivy);
+    let got = app.get(&app.acme, &format!("/v1/requests/{id}")).await;
+    let events: Vec<&str> =
+        got.json["history"].as_array().unwrap().iter().map(|h| h["event"].as_str().unwrap()).collect();
+    assert!(events.contains(&"delivery_failed") && events.contains(&"customer_notified"), "{events:?}");
+    let resp =
+        app.post(&app.acme, &format!("/v1/requests/{id}/controller-response"), json!({"outcome": "handled"})).await;
+    assert_eq!(resp.status, StatusCode::OK, "{}", resp.text);
+    let _ = stop.send(());
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn a_person_known_only_from_customers_data_is_referred_after_verification() {
+    let app = spawn(Db::sqlite().await, policy("okitoki")).await;
+    let jo = "jo@example.com";
+    app.register(&app.acme, "contact", jo).await;
+    let r = app.request(&app.acme, json!({"kind": "access", "identity": {"kind": "email", "value": jo}})).await;
+    let id = r.json["id"].as_str().unwrap().to_owned();
+    let v = app.post(&app.acme, &format!("/v1/requests/{id}/verify"), json!({"code": app.code(jo)})).await;
+    assert_eq!(v.json["state"], "referred_to_controller", "{}", v.text);
+    app.wait_mail(jo, "who collects the information").await;
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn a_customer_instructs_erasure_without_verification() {
+    let app = spawn(Db::sqlite().await, policy("okitoki")).await;
+    let c = app.post(&app.acme, "/v1/customers", json!({"name": "Hooli", "email": "privacy@hooli.example"})).await;
+    let cid = c.json["id"].as_str().unwrap().to_owned();
+    let app_key = app.key("acme", Role::Application).await;
+    let r = app
+        .post(
+            &app_key,
+            &format!("/v1/customers/{cid}/instructions"),
+            json!({"kind": "erasure", "identity": {"kind": "email", "value": "kim@example.com"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.json["source"], "controller");
+    let id = r.json["id"].as_str().unwrap().to_owned();
+    app.wait_state(&app.acme, &id, "completed").await;
+    // The result goes back to the controller.
+    app.wait_mail("privacy@hooli.example", &id).await;
+    let bad = app
+        .post(
+            &app_key,
+            &format!("/v1/customers/{cid}/instructions"),
+            json!({"kind": "restriction", "identity": {"kind": "email", "value": "kim@example.com"}}),
+        )
+        .await;
+    assert_eq!(bad.json["code"], "invalid_instruction", "{}", bad.text);
+    // Oki-Toki offers no portability.
+    let r = app
+        .request(&app.acme, json!({"kind": "export", "identity": {"kind": "email", "value": "kim@example.com"}}))
+        .await;
+    assert_eq!(
+        (r.json["code"].as_str(), r.json["field"].as_str()),
+        (Some("right_not_offered"), Some("kind")),
+        "{}",
+        r.text
+    );
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn another_tenants_requests_are_not_found_and_bad_input_writes_nothing() {
+    let app = spawn(Db::sqlite().await, policy("workki")).await;
+    let r = app
+        .request(&app.acme, json!({"kind": "erasure", "identity": {"kind": "email", "value": "lu@example.com"}}))
+        .await;
+    let id = r.json["id"].as_str().unwrap().to_owned();
+    let head = app.head("globex").await;
+    let missing = app.get(&app.globex, "/v1/requests/0190b7a4-6f1e-7c3a-9d2e-1f2a3b4c5d6e").await;
+    for (path, body) in [
+        (format!("/v1/requests/{id}/verify"), json!({"code": app.code("lu@example.com")})),
+        (format!("/v1/requests/{id}/withdraw"), json!({})),
+        (format!("/v1/requests/{id}/approve"), json!({})),
+        (format!("/v1/requests/{id}/extend"), json!({"reason": "x"})),
+        (format!("/v1/requests/{id}/proof"), json!({"name": "a", "content_type": "b", "content": "aGVsbG8="})),
+    ] {
+        let r = app.post(&app.globex, &path, body).await;
+        assert_eq!((r.status, &r.json), (StatusCode::NOT_FOUND, &missing.json), "{path}: {}", r.text);
+    }
+    let got = app.get(&app.globex, &format!("/v1/requests/{id}")).await;
+    assert_eq!(got.json, missing.json);
+    assert_eq!(got.json["code"], "request_not_found");
+    let list = app.get(&app.globex, "/v1/requests").await;
+    assert_eq!(list.json["requests"], json!([]), "{}", list.text);
+    // Only the list read was audited in globex.
+    assert_eq!(app.head("globex").await, head + 1);
+
+    let head = app.head("acme").await;
+    let mails = app.mails().len();
+    for (body, code, field) in [
+        (json!({"kind": "delete", "identity": {"kind": "email", "value": "a@example.com"}}), "unknown_kind", "kind"),
+        (
+            json!({"kind": "access", "identity": {"kind": "email", "value": "nope"}}),
+            "invalid_identity",
+            "identity.value",
+        ),
+        (
+            json!({"kind": "access", "identity": {"kind": "phone", "value": "+358401234567"}}),
+            "missing_contact",
+            "email",
+        ),
+        (
+            json!({"kind": "rectification", "identity": {"kind": "email", "value": "a@example.com"}}),
+            "missing_field",
+            "details",
+        ),
+        (
+            json!({"kind": "access", "identity": {"kind": "email", "value": "a@example.com"}, "details": {"field": "x"}}),
+            "invalid_field",
+            "details",
+        ),
+        (
+            json!({"kind": "access", "identity": {"kind": "email", "value": "a@example.com"}, "jurisdiction": {"country": "Finland"}}),
+            "invalid_jurisdiction",
+            "jurisdiction",
+        ),
+        (
+            json!({"kind": "access", "identity": {"kind": "email", "value": "a@example.com"}, "customer": "nope"}),
+            "customer_not_found",
+            "customer",
+        ),
+        (
+            json!({"kind": "access", "identity": {"kind": "email", "value": "a@example.com"}, "extra": 1}),
+            "unknown_field",
+            "extra",
+        ),
+        (
+            json!({"kind": "post_death", "identity": {"kind": "email", "value": "a@example.com"}}),
+            "missing_field",
+            "details.instructions",
+        ),
+    ] {
+        let r = app.request(&app.acme, body.clone()).await;
+        assert!(r.status.is_client_error(), "{body}: {}", r.text);
+        assert_eq!(
+            (r.json["code"].as_str(), r.json["field"].as_str()),
+            (Some(code), Some(field)),
+            "{body}: {}",
+            r.text
+        );
+    }
+    let bad_state = app.get(&app.acme, "/v1/requests?state=done").await;
+    assert_eq!(bad_state.json["code"], "unknown_state", "{}", bad_state.text);
+    let bad_proof = app
+        .post(
+            &app.acme,
+            &format!("/v1/requests/{id}/proof"),
+            json!({"name": "a", "content_type": "b", "content": "***"}),
+        )
+        .await;
+    assert_eq!(bad_proof.json["code"], "invalid_content", "{}", bad_proof.text);
+    let app_key = app.key("acme", Role::Application).await;
+    let head = head + 1; // the key
+    let forbidden = app.post(&app_key, &format!("/v1/requests/{id}/approve"), json!({})).await;
+    assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
+    let by_proof = app.post(&app_key, &format!("/v1/requests/{id}/verify"), json!({"proof_checked": true})).await;
+    assert_eq!(by_proof.status, StatusCode::FORBIDDEN, "{}", by_proof.text);
+    assert_eq!(app.head("acme").await, head, "refused requests write nothing");
+    assert_eq!(app.mails().len(), mails, "and send nothing");
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn post_death_instructions_are_kept_and_withdrawal_stops_a_request() {
+    let app = spawn(Db::sqlite().await, policy("workki")).await;
+    let id = app.verified("post_death", "max@example.com", json!({"instructions": "delete everything"})).await;
+    let done = app.wait_state(&app.acme, &id, "completed").await;
+    assert_eq!(done["details"]["instructions"], "delete everything");
+    assert!(
+        done["response"]["kept"].as_array().unwrap().iter().any(|k| k["what"].as_str().unwrap().contains("death")),
+        "{done:#}"
+    );
+    let r = app
+        .request(&app.acme, json!({"kind": "erasure", "identity": {"kind": "email", "value": "ned@example.com"}}))
+        .await;
+    let id = r.json["id"].as_str().unwrap().to_owned();
+    let w = app.post(&app.acme, &format!("/v1/requests/{id}/withdraw"), json!({})).await;
+    assert_eq!(w.json["state"], "withdrawn_by_requester", "{}", w.text);
+    let v =
+        app.post(&app.acme, &format!("/v1/requests/{id}/verify"), json!({"code": app.code("ned@example.com")})).await;
+    assert_eq!(v.status, StatusCode::CONFLICT, "{}", v.text);
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn a_contact_of_a_customer_is_handled_after_verification_and_the_customer_informed() {
+    // promise W9: Workki acts on requests from the people in its users' contact lists, after
+    // verification, and informs the user (the controller).
+    let mut p = policy("workki");
+    let lists = p.activities.iter_mut().find(|a| a.id == "contact_lists").unwrap();
+    lists.requests = Some(covenant_policy::model::RequestHandling::HandleAndInformController);
+    let app = spawn(Db::sqlite().await, p).await;
+    let c = app
+        .post(&app.acme, "/v1/customers", json!({"name": "Acme Mailings", "email": "dpo@acme-mailings.example"}))
+        .await;
+    let cid = c.json["id"].as_str().unwrap().to_owned();
+    let oz = "oz@example.com";
+    let r = app
+        .request(&app.acme, json!({"kind": "erasure", "identity": {"kind": "email", "value": oz}, "customer": cid}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.json["state"], "awaiting_verification", "handled, not referred: {}", r.text);
+    let id = r.json["id"].as_str().unwrap().to_owned();
+    let v = app.post(&app.acme, &format!("/v1/requests/{id}/verify"), json!({"code": app.code(oz)})).await;
+    assert_eq!(v.status, StatusCode::OK, "{}", v.text);
+    app.wait_state(&app.acme, &id, "completed").await;
+    app.wait_mail(oz, "We have carried out your request").await;
+    let informed = app.wait_mail("dpo@acme-mailings.example", &id).await;
+    assert!(informed.body.contains("request.completed"), "{}", informed.body);
+    app.finish().await;
+}
