@@ -741,17 +741,17 @@ fn guess_column(name: &str, data_type: &str) -> Option<Guess> {
         return g("user.demographic.date_of_birth", &["birth", "date"], None, None, "a date of birth");
     }
     if lower == "first_name" || lower == "firstname" || lower == "given_name" {
-        return g("user.name.first", &["name"], None, None, "a first name");
+        return g("user.name.first", &["name", "personal"], None, None, "a first name");
     }
     if lower == "last_name" || lower == "lastname" || lower == "family_name" || lower == "surname" {
-        return g("user.name.last", &["name"], None, None, "a last name");
+        return g("user.name.last", &["name", "personal"], None, None, "a last name");
     }
     if text
         && (matches!(lower.as_str(), "name" | "full_name" | "fullname" | "display_name" | "nickname" | "middle_name")
             || lower.ends_with("_holder")
             || lower == "cardholder")
     {
-        return g("user.name", &["name"], None, None, "a person's name");
+        return g("user.name", &["name", "personal"], None, None, "a person's name");
     }
     if text
         && (has("address") || has("street") || has("city") || has("postcode") || has("zip") || lower == "postal_code")
@@ -767,7 +767,7 @@ fn guess_column(name: &str, data_type: &str) -> Option<Guess> {
     if text && (lower == "public_id" || lower == "external_id" || lower.ends_with("_ref")) {
         return g(
             "user.unique_id",
-            &["identifier", "account"],
+            &["identifier", "identify", "account"],
             Some("account_id"),
             None,
             "an account identifier other systems know the person by",
@@ -795,12 +795,18 @@ fn guess_column(name: &str, data_type: &str) -> Option<Guess> {
 }
 
 /// The policy category closest to a guess: the guess itself when the policy declares it or a
-/// category above it, else a declared category below it, else the one sharing the most of its
-/// key, then the most words with the column, its table and the guess. Categories the policy says
-/// are never stored or prohibited are skipped (this column stores them).
-fn closest_category<'p>(policy: &'p Policy, guess: &Guess, context: &BTreeSet<String>) -> Option<CategoryKey> {
+/// category above it; else, preferring categories below it, then those sharing the most of its
+/// key, the one whose words (key, name, description, examples) best match the guess and the
+/// column's name, and, counting double, the table's name. Ties go to the first declared.
+/// Categories the policy says are never stored or prohibited are skipped: this column stores it.
+fn closest_category(
+    policy: &Policy,
+    guess: &Guess,
+    column_words: &BTreeSet<String>,
+    table_words: &BTreeSet<String>,
+) -> Option<CategoryKey> {
     let standard = CategoryKey::parse(guess.standard).ok()?;
-    let usable: Vec<&'p covenant_policy::model::Category> = policy
+    let usable: Vec<&covenant_policy::model::Category> = policy
         .categories
         .iter()
         .filter(|c| c.storage_limit != Some(StorageLimit::NeverStored) && !c.prohibited)
@@ -808,12 +814,10 @@ fn closest_category<'p>(policy: &'p Policy, guess: &Guess, context: &BTreeSet<St
     if usable.iter().any(|c| standard.is_within(&c.id)) {
         return Some(standard);
     }
-    if let Some(c) = usable.iter().find(|c| c.id.is_within(&standard)) {
-        return Some(c.id.clone());
-    }
     let segments: Vec<&str> = guess.standard.split('.').collect();
-    let mut best: Option<(usize, usize, &CategoryKey)> = None;
+    let mut best: Option<((bool, usize, usize), &CategoryKey)> = None;
     for c in &usable {
+        let below = c.id.is_within(&standard);
         let common = c.id.as_str().split('.').zip(&segments).take_while(|(a, b)| a == *b).count();
         let words = word_set(
             std::iter::once(c.id.as_str())
@@ -821,12 +825,13 @@ fn closest_category<'p>(policy: &'p Policy, guess: &Guess, context: &BTreeSet<St
                 .chain(c.description.as_deref())
                 .chain(c.examples.iter().map(String::as_str)),
         );
-        let overlap = words.intersection(context).count();
-        if best.is_none_or(|(bc, bo, _)| (common, overlap) > (bc, bo)) {
-            best = Some((common, overlap, &c.id));
+        let score = words.intersection(column_words).count() + 2 * words.intersection(table_words).count();
+        let rank = (below, common, score);
+        if best.is_none_or(|(b, _)| rank > b) {
+            best = Some((rank, &c.id));
         }
     }
-    best.map(|(_, _, id)| id.clone())
+    best.map(|(_, id)| id.clone())
 }
 
 /// Whether a foreign key only mentions the referenced row (an assignee, an author) rather than
@@ -938,6 +943,7 @@ fn draft_table(
     policy: Option<&Policy>,
 ) {
     let table_words: Vec<String> = tokens(&t.name).iter().map(|w| stem(w)).collect();
+    let table_context = word_set(std::iter::once(t.name.as_str()));
     let fk_columns: BTreeSet<&str> = t.foreign_keys.iter().flat_map(|f| f.columns.iter().map(String::as_str)).collect();
 
     // References first: which are mentions decides which columns need a strategy.
@@ -964,10 +970,9 @@ fn draft_table(
             continue;
         }
         let Some(guess) = guess_column(&c.name, &c.data_type) else { continue };
-        let mut context = word_set(guess.hints.iter().copied().chain(std::iter::once(c.name.as_str())));
-        context.extend(table_words.iter().cloned().filter(|w| !STOP_WORDS.contains(&w.as_str())));
+        let column_words = word_set(guess.hints.iter().copied().chain(std::iter::once(c.name.as_str())));
         let (category, how) = match policy {
-            Some(p) => match closest_category(p, &guess, &context) {
+            Some(p) => match closest_category(p, &guess, &column_words, &table_context) {
                 Some(k) if k.as_str() == guess.standard => (Some(k), "the policy declares it".to_owned()),
                 Some(k) => (Some(k), format!("the policy's closest category to `{}`", guess.standard)),
                 None => (None, "the policy declares no category to hold it".to_owned()),
