@@ -62,11 +62,17 @@ pub async fn write_postgres(url: &str, opts: &Options, replace: bool) -> Result<
                 .map_err(pg("dropping the old tables"))?;
         }
     }
-    let mut all_indexes = Vec::new();
+    sqlx::raw_sql("SET LOCAL maintenance_work_mem = '256MB'; SET LOCAL synchronous_commit = off")
+        .execute(&mut *tx)
+        .await
+        .map_err(pg("setting up the session"))?;
+    let (mut all_indexes, mut all_foreign_keys) = (Vec::new(), Vec::new());
     for db in Database::ALL {
         let (creates, indexes) = split_schema(db.postgres_schema());
         for stmt in creates {
-            sqlx::raw_sql(sqlx::AssertSqlSafe(stmt)).execute(&mut *tx).await.map_err(pg("creating the tables"))?;
+            let (create, foreign_keys) = defer_foreign_keys(&stmt);
+            sqlx::raw_sql(sqlx::AssertSqlSafe(create)).execute(&mut *tx).await.map_err(pg("creating the tables"))?;
+            all_foreign_keys.extend(foreign_keys);
         }
         all_indexes.extend(indexes);
     }
@@ -108,6 +114,9 @@ pub async fn write_postgres(url: &str, opts: &Options, replace: bool) -> Result<
     for stmt in all_indexes {
         sqlx::raw_sql(sqlx::AssertSqlSafe(stmt)).execute(&mut *tx).await.map_err(pg("creating the indexes"))?;
     }
+    for stmt in all_foreign_keys {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(stmt)).execute(&mut *tx).await.map_err(pg("adding the foreign keys"))?;
+    }
     tx.commit().await.map_err(pg("committing"))?;
     for t in TABLES {
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!("ANALYZE {}", quote(t.name))))
@@ -117,6 +126,35 @@ pub async fn write_postgres(url: &str, opts: &Options, replace: bool) -> Result<
     }
     conn.close().await.map_err(pg("closing the connection"))?;
     Ok(Summary { tables: counts, elapsed: started.elapsed(), files: Vec::new() })
+}
+
+/// Splits the inline `REFERENCES` clauses out of a `CREATE TABLE` statement into
+/// `ALTER TABLE … ADD FOREIGN KEY` statements, to run once the rows are in: one check of every
+/// row at once instead of a trigger per row. The constraints get the names inline ones get
+/// (`comments_card_id_fkey`).
+fn defer_foreign_keys(create: &str) -> (String, Vec<String>) {
+    let table = create
+        .strip_prefix("CREATE TABLE ")
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_default()
+        .trim_end_matches('(');
+    let mut out = String::with_capacity(create.len());
+    let mut alters = Vec::new();
+    for line in create.lines() {
+        match line.split_once(" REFERENCES ") {
+            Some((column_part, reference)) if !table.is_empty() => {
+                let column = column_part.split_whitespace().next().unwrap_or_default();
+                let end = reference.find(')').map_or(reference.len(), |i| i + 1);
+                let (target, rest) = reference.split_at(end);
+                alters.push(format!("ALTER TABLE {table} ADD FOREIGN KEY ({column}) REFERENCES {}", target.trim()));
+                out.push_str(column_part.trim_end());
+                out.push_str(rest);
+            }
+            _ => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    (out, alters)
 }
 
 /// Generates a table's rows as COPY text, in chunks; `None` when the receiver went away.
@@ -179,6 +217,28 @@ fn escape_into(out: &mut String, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn foreign_keys_are_added_after_the_rows() {
+        let mut alters = Vec::new();
+        for db in Database::ALL {
+            let (creates, _) = split_schema(db.postgres_schema());
+            for stmt in &creates {
+                let (create, fks) = defer_foreign_keys(stmt);
+                assert!(!create.contains("REFERENCES"), "{create}");
+                assert_eq!(fks.len(), stmt.matches(" REFERENCES ").count());
+                assert_eq!(create.matches('(').count(), create.matches(')').count(), "{create}");
+                alters.extend(fks);
+            }
+        }
+        assert_eq!(alters.len(), 11);
+        assert!(
+            alters.contains(&"ALTER TABLE comments ADD FOREIGN KEY (author_user_id) REFERENCES users (id)".to_owned())
+        );
+        let (create, _) =
+            defer_foreign_keys("CREATE TABLE t (\n    a BIGINT NOT NULL REFERENCES u (id),\n    b TEXT\n)");
+        assert_eq!(create, "CREATE TABLE t (\n    a BIGINT NOT NULL,\n    b TEXT\n)\n");
+    }
 
     #[test]
     fn copy_text_is_escaped() {

@@ -84,7 +84,8 @@ fn write_database(
     };
     let mut conn = Connection::open(&partial).map_err(fail("opening the file"))?;
     conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA cache_size = -131072; PRAGMA temp_store = MEMORY;",
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA cache_size = -131072; PRAGMA temp_store = MEMORY; \
+         PRAGMA threads = 2;",
     )
     .map_err(fail("setting up the connection"))?;
     let (creates, indexes) = split_schema(db.sqlite_schema());
@@ -131,8 +132,11 @@ fn write_database(
     for stmt in &indexes {
         conn.execute_batch(stmt).map_err(fail("creating the indexes"))?;
     }
-    conn.execute_batch("PRAGMA synchronous = FULL; ANALYZE; PRAGMA wal_checkpoint(TRUNCATE);")
-        .map_err(fail("analysing the tables"))?;
+    // Statistics from a sample of each index: as good for the planner, and seconds faster.
+    conn.execute_batch(
+        "PRAGMA synchronous = FULL; PRAGMA analysis_limit = 1000; ANALYZE; PRAGMA wal_checkpoint(TRUNCATE);",
+    )
+    .map_err(fail("analysing the tables"))?;
     conn.close().map_err(|(_, e)| fail("closing the file")(e))?;
     remove_if_present(&with_suffix(&target, "-wal"))?;
     remove_if_present(&with_suffix(&target, "-shm"))?;

@@ -120,6 +120,23 @@ fn postgres_gets_the_same_rows_as_sqlite() {
         // Both annotation files describe the one database.
         let policy = covenant_policy::load_str("policy.toml", POLICY_TOML, Format::Toml).unwrap();
         let schema = introspect(&url).await.unwrap();
+        // The foreign keys added after the rows are those the schema files declare inline.
+        for t in &schema.tables {
+            let sql = if t.name.ends_with("_events") {
+                covenant_demo_app::EVENTS_POSTGRES_SQL
+            } else {
+                covenant_demo_app::CRM_POSTGRES_SQL
+            };
+            let start = sql.find(&format!("CREATE TABLE {} (", t.name)).unwrap();
+            let body = &sql[start..start + sql[start..].find(");").unwrap()];
+            let declared: Vec<String> = body
+                .lines()
+                .filter(|l| l.contains(" REFERENCES "))
+                .map(|l| l.split_whitespace().next().unwrap().to_owned())
+                .collect();
+            let found: Vec<String> = t.foreign_keys.iter().map(|f| f.columns.join(",")).collect();
+            assert_eq!(found, declared, "{}", t.name);
+        }
         for (db, text) in [(Database::Crm, CRM_DATASET_TOML), (Database::Events, EVENTS_DATASET_TOML)] {
             let dataset = load_dataset_str(db.name(), text, Format::Toml, &policy).unwrap();
             assert_eq!(missing_in_database(&dataset, &schema), vec![]);
