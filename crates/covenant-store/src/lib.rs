@@ -70,6 +70,7 @@ mod postgres;
 mod sql;
 mod sqlite;
 mod store;
+mod verify;
 
 pub use apikey::{SECRET_PREFIX, display_prefix, hash_secret};
 pub use error::{AuditError, StoreError};
@@ -80,3 +81,4 @@ pub use model::{
 pub use postgres::PostgresOptions;
 pub use sqlite::{Durability, SqliteOptions};
 pub use store::{AUDIT_PAGE, Backend, CONSENT_PAGE, MAX_PAGE, NewTenant, SqlStore, Store, Verified};
+pub use store::{Progress, verify_paged};

@@ -69,6 +69,15 @@ impl PgBackend {
         f(&mut conn).await
     }
 
+    /// Verifies a tenant's audit chain on a pooled connection (see `verify`).
+    pub(crate) async fn verify_audit(
+        &self,
+        tenant: &covenant_core::TenantId,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<crate::Verified, StoreError> {
+        crate::verify::postgres(&self.pool, tenant, crate::verify::parts(), progress).await
+    }
+
     pub(crate) async fn migrate(&self) -> Result<(), StoreError> {
         migrations::migrator(migrations::POSTGRES).run(&self.pool).await?;
         Ok(())

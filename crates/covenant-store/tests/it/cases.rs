@@ -355,6 +355,47 @@ pub async fn removed_entries_are_found(db: Arc<Db>) {
     assert_eq!(err.seq(), 5, "{err}");
 }
 
+/// A chain long enough to be verified in ranges, one per core (at least 1,024 entries each):
+/// the first bad entry is still the one reported, also at a range's edge.
+pub async fn long_chains_are_verified_in_ranges(db: Arc<Db>) {
+    let s = &db.store;
+    let t = tenant(s, "acme").await;
+    let n = 2_100u64;
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..8u64 {
+        let (db, t) = (db.clone(), t.clone());
+        tasks.spawn(async move {
+            for i in (2 + w..=n).step_by(8) {
+                let d = AuditDraft::new("api", "subject.read", &format!("subject:{i}"), format!("read {i}"));
+                db.store.record_read(&t, d).await.unwrap();
+            }
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.unwrap();
+    }
+    let seen = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = seen.clone();
+    let progress = Arc::new(move |k: u64| {
+        counter.fetch_add(k, std::sync::atomic::Ordering::Relaxed);
+    });
+    assert_eq!(s.verify_audit_progress(&t, progress).await.unwrap(), Ok(n));
+    assert_eq!(seen.load(std::sync::atomic::Ordering::Relaxed), n, "progress adds up to the entries checked");
+
+    db.tamper("UPDATE audit_entries SET detail = 'R' || substr(detail, 2) WHERE tenant = 'acme' AND seq = 1600").await;
+    let err = s.verify_audit(&t).await.unwrap().unwrap_err();
+    assert_eq!(err.to_string(), "tenant `acme`: entry 1600 was altered (its content no longer matches its hash)");
+    // The last entry of the first range (of two) goes missing: found where it was, before 1600.
+    db.tamper("DELETE FROM audit_entries WHERE tenant = 'acme' AND seq = 1050").await;
+    let err = s.verify_audit(&t).await.unwrap().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "tenant `acme`: entry 1050 was expected but entry 1051 came next (entries missing or reordered)"
+    );
+    db.tamper("DELETE FROM audit_entries WHERE tenant = 'acme' AND seq = 1").await;
+    assert_eq!(s.verify_audit(&t).await.unwrap().unwrap_err().seq(), 1);
+}
+
 pub async fn concurrent_writers_keep_one_chain(db: Arc<Db>) {
     let t = tenant(&db.store, "acme").await;
     let other = Arc::new(db.open_again().await);

@@ -40,6 +40,7 @@ conformance!(
     tampered_detail_is_found_at_its_entry,
     tampered_hash_is_found_at_its_entry,
     removed_entries_are_found,
+    long_chains_are_verified_in_ranges,
     concurrent_writers_keep_one_chain,
     failed_writes_among_concurrent_ones_roll_back_alone,
     api_keys,
