@@ -126,6 +126,36 @@ enum ApikeyCommand {
         #[arg(long)]
         label: Option<String>,
     },
+    /// List a tenant's keys: prefix, role, when created and when revoked
+    ///
+    /// Example: covenant apikey list --tenant acme
+    List {
+        /// The store
+        #[arg(long, default_value = serve::DEFAULT_DB)]
+        db: String,
+        /// The tenant
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Revoke a key, named by its prefix (`cvk_` and 8 hex digits, shown when it was created
+    /// and by `covenant apikey list`)
+    ///
+    /// The revocation is recorded in the tenant's audit log. Servers cache keys they have seen:
+    /// on PostgreSQL every server sharing the database drops the key at once (the revocation is
+    /// announced to them when it commits), so its next request is refused; on SQLite a running
+    /// server refuses it within its key cache time, 60 seconds.
+    ///
+    /// Example: covenant apikey revoke --tenant acme cvk_3f9a1c2b
+    Revoke {
+        /// The store
+        #[arg(long, default_value = serve::DEFAULT_DB)]
+        db: String,
+        /// The tenant the key belongs to
+        #[arg(long)]
+        tenant: String,
+        /// The key's prefix (or the whole key)
+        prefix: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -321,6 +351,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Apikey(ApikeyCommand::Create { db, tenant, role, label }) => {
             apikey::create(&db, &tenant, &role, label.as_deref())
         }
+        Command::Apikey(ApikeyCommand::List { db, tenant }) => apikey::list(&db, &tenant),
+        Command::Apikey(ApikeyCommand::Revoke { db, tenant, prefix }) => apikey::revoke(&db, &tenant, &prefix),
         Command::Audit(AuditCommand::Verify { db }) => audit::verify(&db),
         Command::Bench(BenchCommand::Decisions { subjects, seconds, policy, purposes }) => {
             bench::decisions(&bench::DecisionsOptions { subjects, seconds, policy: policy.as_deref(), purposes })
