@@ -79,6 +79,7 @@ pub use model::{
     Subject, SubjectFlag, Tenant, UnknownRole, Written,
 };
 pub use postgres::PostgresOptions;
+pub use postgres::{Change, Watch};
 pub use sqlite::{Durability, SqliteOptions};
 pub use store::{AUDIT_PAGE, Backend, CONSENT_PAGE, MAX_PAGE, NewTenant, SqlStore, Store, Verified};
 pub use store::{Progress, verify_paged};

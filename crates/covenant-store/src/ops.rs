@@ -187,6 +187,38 @@ pub(crate) fn check_consent(r: &ConsentRecord) -> Result<()> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Change notices
+
+/// The PostgreSQL channel on which writes announce changes to state that servers cache.
+pub(crate) const CHANNEL: &str = "covenant_changes";
+
+/// Announces that a subject's state changed (ledger, flags, events, identities), for servers
+/// that cache it: on PostgreSQL a `pg_notify` on [`CHANNEL`] with payload `tenant/subject`, sent
+/// in the write's transaction, so it is delivered when, and only if, the write commits. Nothing on
+/// SQLite, where one server process holds the database.
+pub(crate) async fn notify_subject<C: Conn>(c: &mut C, tenant: &TenantId, subject: SubjectId) -> Result<()> {
+    notify(c, format!("{tenant}/{subject}")).await
+}
+
+/// Announces that an API key changed (was revoked): payload `key/<SHA-256 of the key in hex>`.
+pub(crate) async fn notify_key<C: Conn>(c: &mut C, hash: &[u8; 32]) -> Result<()> {
+    let mut payload = String::with_capacity(68);
+    payload.push_str("key/");
+    for b in hash {
+        payload.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+        payload.push(char::from(b"0123456789abcdef"[usize::from(b & 0xf)]));
+    }
+    notify(c, payload).await
+}
+
+async fn notify<C: Conn>(c: &mut C, payload: String) -> Result<()> {
+    if C::DIALECT == Dialect::Postgres {
+        c.exec("announcing a change", "SELECT pg_notify($1, $2)", args![CHANNEL, payload]).await?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
 // Audit
 
 fn read_head(r: &dyn RowRead) -> Result<AuditHead> {
@@ -422,6 +454,7 @@ pub(crate) async fn revoke_api_key<C: Conn>(
         args![tenant.as_str(), id.0, micros(at)],
     )
     .await?;
+    notify_key(c, &key.hash).await?;
     let audit = append_audit(c, tenant, draft).await?;
     Ok((ApiKey { revoked_at: Some(at), ..key }, audit))
 }
@@ -505,6 +538,7 @@ pub(crate) async fn register_subject<C: Conn>(
     for identity in &identities {
         bind_identity(c, &s.tenant, id, identity, created_at).await?;
     }
+    notify_subject(c, &s.tenant, id).await?;
     let audit = append_audit(c, &s.tenant, draft).await?;
     let subject = load_subject(c, &s.tenant, id).await?;
     Ok((subject, audit))
@@ -594,6 +628,7 @@ pub(crate) async fn add_identity<C: Conn>(
 ) -> Result<(Subject, AuditEntry)> {
     require_subject(c, tenant, subject).await?;
     bind_identity(c, tenant, subject, &identity, truncate(at)).await?;
+    notify_subject(c, tenant, subject).await?;
     let audit = append_audit(c, tenant, draft).await?;
     Ok((load_subject(c, tenant, subject).await?, audit))
 }
@@ -621,6 +656,7 @@ pub(crate) async fn set_flag<C: Conn>(
         ],
     )
     .await?;
+    notify_subject(c, tenant, subject).await?;
     let audit = append_audit(c, tenant, draft).await?;
     Ok((load_subject(c, tenant, subject).await?, audit))
 }
@@ -643,6 +679,7 @@ pub(crate) async fn clear_flag<C: Conn>(
     if n == 0 {
         return Err(StoreError::not_found("flag", kind));
     }
+    notify_subject(c, tenant, subject).await?;
     let audit = append_audit(c, tenant, draft).await?;
     Ok((load_subject(c, tenant, subject).await?, audit))
 }
@@ -665,6 +702,7 @@ pub(crate) async fn append_event<C: Conn>(
         args![tenant.as_str(), subject.as_uuid(), event.kind.as_str(), micros(event.at), event.detail.clone()],
     )
     .await?;
+    notify_subject(c, tenant, subject).await?;
     let audit = append_audit(c, tenant, draft).await?;
     Ok((event, audit))
 }
@@ -740,6 +778,7 @@ pub(crate) async fn append_consent<C: Conn>(
     if n == 0 {
         return Err(StoreError::Conflict(format!("consent record `{}` already exists", r.id)));
     }
+    notify_subject(c, &r.tenant, r.subject).await?;
     let audit = append_audit(c, &r.tenant, draft).await?;
     Ok((r, audit))
 }

@@ -13,7 +13,7 @@ use crate::model::{
     ApiKey, ApiKeyId, AuditHead, ConsentCursor, ConsentPage, CreatedApiKey, FlagKind, NewApiKey, NewSubject, Subject,
     SubjectFlag, Tenant, Written,
 };
-use crate::postgres::{PgBackend, PostgresOptions};
+use crate::postgres::{Change, PgBackend, PostgresOptions, Watch};
 use crate::sqlite::{SqliteBackend, SqliteOptions};
 use crate::{AuditError, StoreError, apikey, ops};
 
@@ -348,6 +348,23 @@ impl SqlStore {
                 }
             },
             Inner::Postgres(b) => b.verify_audit(tenant, &*progress).await,
+        }
+    }
+
+    /// Follows the changes every store on the same database commits to state that servers
+    /// cache (subjects, API keys), calling `on` with each in commit order, from a task of its
+    /// own, until the returned [`Watch`] is dropped. PostgreSQL only (`LISTEN` on a connection
+    /// of its own; a change is seen after its notice is delivered, typically within
+    /// milliseconds of the commit); `None` on SQLite, where one server process holds the
+    /// database. Must be called inside a Tokio runtime.
+    ///
+    /// `on` is first told [`Change::Listening`]; when the connection is lost it is told
+    /// [`Change::Lost`] (changes are being missed: cached state must not be trusted), and on
+    /// reconnecting [`Change::Listening`] with `reconnected` (drop everything cached).
+    pub fn watch(&self, on: impl FnMut(Change) + Send + 'static) -> Option<Watch> {
+        match &self.inner {
+            Inner::Sqlite(_) => None,
+            Inner::Postgres(b) => Some(b.watch(on)),
         }
     }
 

@@ -7,7 +7,8 @@ use covenant_core::audit::AuditDraft;
 use covenant_core::ledger::{self, CollectionMethod, ConsentRecord, ConsentStatus, sha256_hex};
 use covenant_core::{Identity, Jurisdiction, LifecycleEvent, LifecycleKind, RecordId, SubjectId, TenantId};
 use covenant_store::{
-    AuditError, FlagKind, NewApiKey, NewSubject, NewTenant, Role, Store, StoreError, Subject, SubjectFlag, hash_secret,
+    AuditError, Change, FlagKind, NewApiKey, NewSubject, NewTenant, Role, Store, StoreError, Subject, SubjectFlag,
+    hash_secret,
 };
 use futures_util::TryStreamExt;
 use jiff::Timestamp;
@@ -618,4 +619,76 @@ pub async fn failed_writes_among_concurrent_ones_roll_back_alone(db: Arc<Db>) {
         }
     }
     assert_eq!(s.verify_audit(&t).await.unwrap(), Ok(2 + 8 * 10));
+}
+
+/// Writes that change what servers cache announce it when they commit, on PostgreSQL, to every
+/// store watching the database (here a second store, as another server process); a lost
+/// connection is told, and the watch listens again by itself.
+pub async fn changes_are_announced_when_they_commit(db: Arc<Db>) {
+    let s = &db.store;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let other = db.open_again().await;
+    let watch = other.watch(move |c| {
+        let _ = tx.send(c);
+    });
+    if !db.is_postgres() {
+        assert!(watch.is_none(), "SQLite has one server process: nothing to watch");
+        other.close().await;
+        return;
+    }
+    let mut next = async || tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv()).await.unwrap().unwrap();
+    assert_eq!(next().await, Change::Listening { reconnected: false });
+    let t = tenant(s, "acme").await;
+    let changed = |subject: SubjectId| Change::Subject { tenant: t.clone(), subject };
+
+    let ada = subject(s, &t, "ada@example.com").await.id;
+    assert_eq!(next().await, changed(ada));
+    // A refused write announces nothing: the next notice is the next write's.
+    assert!(s.register_subject(new_subject(&t, vec![email("ada@example.com")]), draft("subject.register")).await.is_err());
+    s.append_consent(consent(&t, ada, "newsletter", ConsentStatus::Given, "2026-03-01T00:00:00Z"), draft("c"))
+        .await
+        .unwrap();
+    assert_eq!(next().await, changed(ada));
+    s.add_identity(&t, ada, email("ada@work.example"), at("2026-03-01T00:00:00Z"), draft("i")).await.unwrap();
+    assert_eq!(next().await, changed(ada));
+    let flag = SubjectFlag { kind: FlagKind::Restricted, set_at: at("2026-03-01T00:00:00Z"), due: None, detail: None };
+    s.set_flag(&t, ada, flag, draft("f")).await.unwrap();
+    assert_eq!(next().await, changed(ada));
+    s.clear_flag(&t, ada, FlagKind::Restricted, draft("f")).await.unwrap();
+    assert_eq!(next().await, changed(ada));
+    let event = LifecycleEvent { kind: LifecycleKind::Deceased, at: at("2026-03-02T00:00:00Z"), detail: None };
+    s.append_event(&t, ada, event, draft("e")).await.unwrap();
+    assert_eq!(next().await, changed(ada));
+    let new = NewApiKey { tenant: t.clone(), role: Role::Application, label: "app".into(), created_at: Timestamp::now() };
+    let key = s.create_api_key(new, draft("apikey.create")).await.unwrap().value;
+    s.revoke_api_key(&t, key.key.id, Timestamp::now(), draft("apikey.revoke")).await.unwrap();
+    assert_eq!(next().await, Change::Key { hash: hash_secret(&key.secret) });
+
+    // How long after a write returns its notice is heard (printed; not a pass/fail criterion).
+    let mut delays = Vec::new();
+    for i in 0..21 {
+        let when = format!("2026-03-02T00:00:{i:02}Z");
+        s.append_consent(consent(&t, ada, "newsletter", ConsentStatus::Given, &when), draft("c")).await.unwrap();
+        let written = std::time::Instant::now();
+        assert_eq!(next().await, changed(ada));
+        delays.push(written.elapsed());
+    }
+    delays.sort();
+    eprintln!("change notices heard after the write returned: median {:?}, max {:?}", delays[10], delays[20]);
+
+    // The watch's connection is cut: it says so, and listens again.
+    db.raw(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE application_name = 'covenant-listener' AND datname = current_database()",
+    )
+    .await
+    .unwrap();
+    assert!(matches!(next().await, Change::Lost { .. }));
+    assert_eq!(next().await, Change::Listening { reconnected: true });
+    s.append_consent(consent(&t, ada, "newsletter", ConsentStatus::Withdrawn, "2026-03-03T00:00:00Z"), draft("c"))
+        .await
+        .unwrap();
+    assert_eq!(next().await, changed(ada));
+    drop(watch);
+    other.close().await;
 }

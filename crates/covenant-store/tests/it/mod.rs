@@ -48,6 +48,7 @@ conformance!(
     bad_input_is_refused_and_writes_nothing,
     lifecycle_events,
     flags,
+    changes_are_announced_when_they_commit,
 );
 
 /// The cases that need no access behind the store's back, on an in-memory SQLite database (whose
