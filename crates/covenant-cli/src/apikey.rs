@@ -145,15 +145,19 @@ async fn revoke_on(store: &SqlStore, tenant: &TenantId, given: &str) -> Result<A
             "tenant `{tenant}` has no key `{given}`; `covenant apikey list --tenant {tenant}` shows its keys' prefixes"
         ),
         [key] => *key,
-        several => bail!(
-            "{} keys of tenant `{tenant}` share the prefix `{given}`; give the whole key instead",
-            several.len()
-        ),
+        several => {
+            bail!("{} keys of tenant `{tenant}` share the prefix `{given}`; give the whole key instead", several.len())
+        }
     };
     if key.revoked_at.is_some() {
         bail!("key `{}` of tenant `{tenant}` is already revoked", key.prefix);
     }
-    let audit = AuditDraft::new(ACTOR, "apikey.revoke", &format!("apikey:{}", key.prefix), format!("{{\"role\":\"{}\"}}", key.role));
+    let audit = AuditDraft::new(
+        ACTOR,
+        "apikey.revoke",
+        &format!("apikey:{}", key.prefix),
+        format!("{{\"role\":\"{}\"}}", key.role),
+    );
     let w = store.revoke_api_key(tenant, key.id, Timestamp::now(), audit).await.context("cannot revoke the key")?;
     Ok(w.value)
 }

@@ -82,4 +82,4 @@ pub use postgres::PostgresOptions;
 pub use postgres::{Change, Watch};
 pub use sqlite::{Durability, SqliteOptions};
 pub use store::{AUDIT_PAGE, Backend, CONSENT_PAGE, MAX_PAGE, NewTenant, SqlStore, Store, Verified};
-pub use store::{Progress, verify_paged};
+pub use store::{Also, AlsoWritten, Progress, verify_paged};

@@ -14,9 +14,10 @@ use uuid::Uuid;
 
 use crate::model::{
     ApiKey, ApiKeyId, AuditHead, ConsentCursor, ConsentPage, FlagKind, NewApiKey, NewSubject, Role, Subject,
-    SubjectFlag, Tenant, valid_purpose,
+    SubjectFlag, Tenant, Written, valid_purpose,
 };
 use crate::sql::{Conn, Dialect, RowRead, args};
+use crate::store::{Also, AlsoWritten};
 use crate::{NewTenant, StoreError};
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -816,4 +817,94 @@ pub(crate) async fn consent_page<C: Conn>(
         .await?;
     let next = if rows.len() == limit as usize { rows.last().map(|(pos, _)| ConsentCursor(*pos)) } else { None };
     Ok(ConsentPage { records: rows.into_iter().map(|(_, r)| r).collect(), next })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Audited reads: the read and its audit entry in one transaction
+
+/// A subject and its lifecycle events, read through the API, with the read's audit entry.
+pub(crate) async fn read_subject<C: Conn>(
+    c: &mut C,
+    tenant: &TenantId,
+    id: SubjectId,
+    draft: AuditDraft,
+) -> Result<((Subject, Vec<LifecycleEvent>), AuditEntry)> {
+    let subject = load_subject(c, tenant, id).await?;
+    let events = events(c, tenant, id).await?;
+    let audit = append_audit(c, tenant, draft).await?;
+    Ok(((subject, events), audit))
+}
+
+/// The subject an identity belongs to, and its events, with the read's audit entry (drafted from
+/// the subject found, and checked here); a missing subject is [`StoreError::NotFound`] (and
+/// nothing is recorded).
+pub(crate) async fn lookup_subject<C: Conn>(
+    c: &mut C,
+    tenant: &TenantId,
+    identity: &Identity,
+    draft: impl FnOnce(&Subject) -> AuditDraft,
+) -> Result<((Subject, Vec<LifecycleEvent>), AuditEntry)> {
+    let subject =
+        find_subject(c, tenant, identity).await?.ok_or_else(|| StoreError::not_found("subject", "identity"))?;
+    let events = events(c, tenant, subject.id).await?;
+    let draft = draft(&subject);
+    check_draft(&draft)?;
+    let audit = append_audit(c, tenant, draft).await?;
+    Ok(((subject, events), audit))
+}
+
+/// A subject's consent history with the read's audit entry, whose draft is made from the
+/// records read (and checked here, inside the transaction: a bad draft undoes the read).
+pub(crate) async fn read_consent_history<C: Conn>(
+    c: &mut C,
+    tenant: &TenantId,
+    subject: SubjectId,
+    draft: impl FnOnce(&[ConsentRecord]) -> AuditDraft,
+) -> Result<(Vec<ConsentRecord>, AuditEntry)> {
+    let records = consent_history(c, tenant, subject).await?;
+    let draft = draft(&records);
+    check_draft(&draft)?;
+    let audit = append_audit(c, tenant, draft).await?;
+    Ok((records, audit))
+}
+
+/// Records a use of a subject's data that returns none of it (minting an unsubscribe link): the
+/// subject must exist in the tenant.
+pub(crate) async fn record_subject_read<C: Conn>(
+    c: &mut C,
+    tenant: &TenantId,
+    subject: SubjectId,
+    draft: AuditDraft,
+) -> Result<AuditEntry> {
+    require_subject(c, tenant, subject).await?;
+    append_audit(c, tenant, draft).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writes that ride along with another in its transaction
+
+/// Writes `also` after a request's main write, in its transaction, each with its audit entry.
+/// Checked here, because some are made inside the transaction.
+pub(crate) async fn also<C: Conn>(c: &mut C, tenant: &TenantId, also: Vec<Also>) -> Result<Vec<AlsoWritten>> {
+    let mut out = Vec::with_capacity(also.len());
+    for a in also {
+        out.push(match a {
+            Also::Consent(record, draft) => {
+                if record.tenant != *tenant {
+                    return Err(StoreError::invalid("tenant", format!("`{}` is not `{tenant}`", record.tenant)));
+                }
+                check_consent(&record)?;
+                check_draft(&draft)?;
+                let (value, audit) = append_consent(c, record, draft).await?;
+                AlsoWritten::Consent(Written { value, audit })
+            }
+            Also::Flag(subject, flag, draft) => {
+                check_flag(&flag)?;
+                check_draft(&draft)?;
+                let (value, audit) = set_flag(c, tenant, subject, flag, draft).await?;
+                AlsoWritten::Flag(Written { value, audit })
+            }
+        });
+    }
+    Ok(out)
 }

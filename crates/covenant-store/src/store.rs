@@ -37,6 +37,24 @@ pub struct NewTenant {
     pub created_at: Timestamp,
 }
 
+/// A write that rides along with a request's main write, in the same transaction, with its own
+/// audit entry: both commit, or neither.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Also {
+    /// A ledger record: the `Sec-GPC: 1` signal that came with the request.
+    Consent(ConsentRecord, AuditDraft),
+    /// A flag on a subject: `under_age` when an event finds the person under the minimum age.
+    Flag(SubjectId, SubjectFlag, AuditDraft),
+}
+
+/// What an [`Also`] wrote, in the same order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AlsoWritten {
+    Consent(Written<ConsentRecord>),
+    /// The subject with the flag set.
+    Flag(Written<Subject>),
+}
+
 /// Covenant's store: tenants, API keys, data subjects, lifecycle events, the consent ledger and
 /// the per-tenant audit chain.
 ///
@@ -210,6 +228,86 @@ pub trait Store: Send + Sync {
     fn record_read(
         &self,
         tenant: &TenantId,
+        audit: AuditDraft,
+    ) -> impl Future<Output = Result<AuditEntry, StoreError>> + Send;
+
+    // --- one request, one transaction ---
+
+    /// [`Store::register_subject`], then the writes `also` makes from the registered subject (its
+    /// `Sec-GPC` signal), in the same transaction.
+    fn register_subject_with(
+        &self,
+        subject: NewSubject,
+        audit: AuditDraft,
+        also: impl FnOnce(&Subject) -> Vec<Also> + Send + 'static,
+    ) -> impl Future<Output = Result<(Written<Subject>, Vec<AlsoWritten>), StoreError>> + Send;
+
+    /// [`Store::add_identity`], then `also`, in the same transaction.
+    fn add_identity_with(
+        &self,
+        tenant: &TenantId,
+        subject: SubjectId,
+        identity: Identity,
+        at: Timestamp,
+        audit: AuditDraft,
+        also: Vec<Also>,
+    ) -> impl Future<Output = Result<(Written<Subject>, Vec<AlsoWritten>), StoreError>> + Send;
+
+    /// [`Store::append_event`], then the writes `also` makes from the subject (as it is after
+    /// the event), in the same transaction.
+    fn append_event_with(
+        &self,
+        tenant: &TenantId,
+        subject: SubjectId,
+        event: LifecycleEvent,
+        audit: AuditDraft,
+        also: impl FnOnce(&Subject) -> Vec<Also> + Send + 'static,
+    ) -> impl Future<Output = Result<(Written<LifecycleEvent>, Vec<AlsoWritten>), StoreError>> + Send;
+
+    /// [`Store::append_consent`], then `also`, in the same transaction.
+    fn append_consent_with(
+        &self,
+        record: ConsentRecord,
+        audit: AuditDraft,
+        also: Vec<Also>,
+    ) -> impl Future<Output = Result<(Written<ConsentRecord>, Vec<AlsoWritten>), StoreError>> + Send;
+
+    // --- audited reads: the read and its audit entry in one transaction ---
+
+    /// A subject and its lifecycle events, read through the API: the read and its audit entry
+    /// are one transaction, so data is never returned without its entry.
+    fn read_subject(
+        &self,
+        tenant: &TenantId,
+        id: SubjectId,
+        audit: AuditDraft,
+    ) -> impl Future<Output = Result<Written<(Subject, Vec<LifecycleEvent>)>, StoreError>> + Send;
+
+    /// The subject an identity belongs to, and its events, like [`Store::read_subject`]; the
+    /// audit entry is drafted from the subject found. No such subject is
+    /// [`StoreError::NotFound`], and nothing is recorded.
+    fn lookup_subject(
+        &self,
+        tenant: &TenantId,
+        identity: &Identity,
+        audit: impl FnOnce(&Subject) -> AuditDraft + Send + 'static,
+    ) -> impl Future<Output = Result<Written<(Subject, Vec<LifecycleEvent>)>, StoreError>> + Send;
+
+    /// A subject's consent history and its audit entry, in one transaction; the entry is drafted
+    /// from the records read.
+    fn read_consent_history(
+        &self,
+        tenant: &TenantId,
+        subject: SubjectId,
+        audit: impl FnOnce(&[ConsentRecord]) -> AuditDraft + Send + 'static,
+    ) -> impl Future<Output = Result<Written<Vec<ConsentRecord>>, StoreError>> + Send;
+
+    /// Records a use of a subject's data that returns none of it; the subject must exist in the
+    /// tenant ([`StoreError::NotFound`] otherwise, and nothing is recorded).
+    fn record_subject_read(
+        &self,
+        tenant: &TenantId,
+        subject: SubjectId,
         audit: AuditDraft,
     ) -> impl Future<Output = Result<AuditEntry, StoreError>> + Send;
 
@@ -593,5 +691,112 @@ impl Store for SqlStore {
 
     async fn verify_audit(&self, tenant: &TenantId) -> Result<Verified, StoreError> {
         self.verify_audit_progress(tenant, Arc::new(|_| {})).await
+    }
+
+    async fn register_subject_with(
+        &self,
+        subject: NewSubject,
+        audit: AuditDraft,
+        also: impl FnOnce(&Subject) -> Vec<Also> + Send + 'static,
+    ) -> Result<(Written<Subject>, Vec<AlsoWritten>), StoreError> {
+        ops::check_subject(&subject)?;
+        ops::check_draft(&audit)?;
+        on!(self.write, |c| {
+            let (s, entry) = ops::register_subject(c, subject, audit).await?;
+            let more = ops::also(c, &s.tenant, also(&s)).await?;
+            Ok((Written { value: s, audit: entry }, more))
+        })
+    }
+
+    async fn add_identity_with(
+        &self,
+        tenant: &TenantId,
+        subject: SubjectId,
+        identity: Identity,
+        at: Timestamp,
+        audit: AuditDraft,
+        also: Vec<Also>,
+    ) -> Result<(Written<Subject>, Vec<AlsoWritten>), StoreError> {
+        ops::check_draft(&audit)?;
+        let tenant = tenant.clone();
+        on!(self.write, |c| {
+            let w = ops::add_identity(c, &tenant, subject, identity, at, audit).await.map(written)?;
+            Ok((w, ops::also(c, &tenant, also).await?))
+        })
+    }
+
+    async fn append_event_with(
+        &self,
+        tenant: &TenantId,
+        subject: SubjectId,
+        event: LifecycleEvent,
+        audit: AuditDraft,
+        also: impl FnOnce(&Subject) -> Vec<Also> + Send + 'static,
+    ) -> Result<(Written<LifecycleEvent>, Vec<AlsoWritten>), StoreError> {
+        ops::check_event(&event)?;
+        ops::check_draft(&audit)?;
+        let tenant = tenant.clone();
+        on!(self.write, |c| {
+            let w = ops::append_event(c, &tenant, subject, event, audit).await.map(written)?;
+            let s = ops::get_subject(c, &tenant, subject).await?;
+            Ok((w, ops::also(c, &tenant, also(&s)).await?))
+        })
+    }
+
+    async fn append_consent_with(
+        &self,
+        record: ConsentRecord,
+        audit: AuditDraft,
+        also: Vec<Also>,
+    ) -> Result<(Written<ConsentRecord>, Vec<AlsoWritten>), StoreError> {
+        ops::check_consent(&record)?;
+        ops::check_draft(&audit)?;
+        on!(self.write, |c| {
+            let tenant = record.tenant.clone();
+            let w = ops::append_consent(c, record, audit).await.map(written)?;
+            Ok((w, ops::also(c, &tenant, also).await?))
+        })
+    }
+
+    async fn read_subject(
+        &self,
+        tenant: &TenantId,
+        id: SubjectId,
+        audit: AuditDraft,
+    ) -> Result<Written<(Subject, Vec<LifecycleEvent>)>, StoreError> {
+        ops::check_draft(&audit)?;
+        let tenant = tenant.clone();
+        on!(self.write, |c| ops::read_subject(c, &tenant, id, audit).await.map(written))
+    }
+
+    async fn lookup_subject(
+        &self,
+        tenant: &TenantId,
+        identity: &Identity,
+        audit: impl FnOnce(&Subject) -> AuditDraft + Send + 'static,
+    ) -> Result<Written<(Subject, Vec<LifecycleEvent>)>, StoreError> {
+        let (tenant, identity) = (tenant.clone(), identity.clone());
+        on!(self.write, |c| ops::lookup_subject(c, &tenant, &identity, audit).await.map(written))
+    }
+
+    async fn read_consent_history(
+        &self,
+        tenant: &TenantId,
+        subject: SubjectId,
+        audit: impl FnOnce(&[ConsentRecord]) -> AuditDraft + Send + 'static,
+    ) -> Result<Written<Vec<ConsentRecord>>, StoreError> {
+        let tenant = tenant.clone();
+        on!(self.write, |c| ops::read_consent_history(c, &tenant, subject, audit).await.map(written))
+    }
+
+    async fn record_subject_read(
+        &self,
+        tenant: &TenantId,
+        subject: SubjectId,
+        audit: AuditDraft,
+    ) -> Result<AuditEntry, StoreError> {
+        ops::check_draft(&audit)?;
+        let tenant = tenant.clone();
+        on!(self.write, |c| ops::record_subject_read(c, &tenant, subject, audit).await)
     }
 }

@@ -365,7 +365,7 @@ async fn pg_range(pool: &PgPool, tenant: &TenantId, range: Range, progress: Prog
         }
         // Rows already received are decoded without waiting: let other tasks run now and then.
         n = n.wrapping_add(1);
-        if n % 4096 == 0 {
+        if n.is_multiple_of(4096) {
             tokio::task::yield_now().await;
         }
     }
@@ -392,8 +392,8 @@ pub(crate) async fn postgres(
         head_row.try_get::<&[u8], _>(1).map_err(pg("reading the audit head"))?,
     )?;
     let ranges = plan(head.seq, parts, MIN_RANGE);
-    let found = futures_util::future::try_join_all(ranges.into_iter().map(|r| pg_range(pool, tenant, r, progress)))
-        .await?;
+    let found =
+        futures_util::future::try_join_all(ranges.into_iter().map(|r| pg_range(pool, tenant, r, progress))).await?;
     Ok(combine(tenant, head, found))
 }
 

@@ -66,10 +66,8 @@ async fn consent_given_and_withdrawn_through_one_server_is_decided_on_the_other(
 
     let given = app.consent(key, &ada, "newsletter", "give").await;
     assert_eq!(given.status, StatusCode::CREATED, "{}", given.text);
-    let give = within("the consent on B", || async {
-        decide_on(&app, &b, key, &ada).await.json["decision"] == "allow"
-    })
-    .await;
+    let give =
+        within("the consent on B", || async { decide_on(&app, &b, key, &ada).await.json["decision"] == "allow" }).await;
     assert!(loaded(&b.state, &ada), "B caches Ada again");
 
     let withdrawn = app.consent(key, &ada, "newsletter", "withdraw").await;
@@ -79,7 +77,9 @@ async fn consent_given_and_withdrawn_through_one_server_is_decided_on_the_other(
         d.json["decision"] == "deny" && d.json["reason"]["code"] == "consent_withdrawn"
     })
     .await;
-    eprintln!("cross-process visibility (write answered on A → next decision on B sees it): give {give:?}, withdraw {withdraw:?}");
+    eprintln!(
+        "cross-process visibility (write answered on A → next decision on B sees it): give {give:?}, withdraw {withdraw:?}"
+    );
     assert!(b.state.cache_trusted());
     b.finish().await;
     app.finish().await;

@@ -49,6 +49,8 @@ conformance!(
     lifecycle_events,
     flags,
     changes_are_announced_when_they_commit,
+    audited_reads_are_one_transaction,
+    writes_made_with_a_request_commit_together,
 );
 
 /// The cases that need no access behind the store's back, on an in-memory SQLite database (whose
