@@ -62,6 +62,10 @@ enum Command {
     /// the one policy given. OpenAPI at /openapi.json, Swagger UI at /docs. Stops on SIGINT or
     /// SIGTERM after finishing the requests in flight.
     ///
+    /// Several servers may share one PostgreSQL database: each hears the changes the others
+    /// commit (consents, flags, events, identities, revoked keys) and drops what it cached, so
+    /// the next decision anywhere sees them, typically within milliseconds.
+    ///
     /// Example: covenant serve --policy examples/okitoki/policy.toml
     Serve {
         /// The store: `sqlite://PATH?mode=rwc` or `postgres://USER:PASSWORD@HOST/DATABASE`
