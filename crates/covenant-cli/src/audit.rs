@@ -24,7 +24,7 @@ pub fn verify(db: &str) -> Result<ExitCode> {
         let bar = ProgressBar::new(heads.iter().sum());
         bar.set_style(
             ProgressStyle::with_template(
-                "{spinner} verifying {msg} [{bar:30}] {human_pos}/{human_len} entries ({per_sec}, {eta} left)",
+                "{spinner} verifying {msg} [{bar:30}] {human_pos}/{human_len} entries ({eta} left)",
             )
             .context("progress bar template")?
             .progress_chars("=> "),
