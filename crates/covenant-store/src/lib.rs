@@ -62,8 +62,8 @@
 //! takes about 30 µs): consent appends, each with its audit entry, 7,500/s from one task and
 //! 13,300/s from 8 concurrent tasks with `FULL`; 10,700/s and 14,800/s with `NORMAL`. Audit
 //! verification ([`SqlStore::verify_audit_progress`]: one range of the chain per core, raw
-//! cursors on read-only connections) costs about 1.45 µs of CPU per entry: about 1.4 million
-//! entries a second on two free cores, 650,000 to 710,000 measured while the machine was shared
+//! cursors on read-only connections) costs about 1 µs of CPU per entry: 1.66 to 1.69 million
+//! entries a second when both cores are free, 570,000 to 840,000 while other work holds one
 //! (docs/benchmarks.md).
 //!
 //! # Several processes, one PostgreSQL database
