@@ -67,6 +67,10 @@ enum Command {
     /// the one policy given. OpenAPI at /openapi.json, Swagger UI at /docs. Stops on SIGINT or
     /// SIGTERM after finishing the requests in flight.
     ///
+    /// Several servers may share one PostgreSQL database: each hears the changes the others
+    /// commit (consents, flags, events, identities, revoked keys) and drops what it cached, so
+    /// the next decision anywhere sees them, typically within milliseconds.
+    ///
     /// Example: covenant serve --policy examples/okitoki/policy.toml
     Serve {
         /// The store: `sqlite://PATH?mode=rwc` or `postgres://USER:PASSWORD@HOST/DATABASE`
@@ -230,6 +234,36 @@ enum ApikeyCommand {
         /// Who or what uses the key, for the audit log
         #[arg(long)]
         label: Option<String>,
+    },
+    /// List a tenant's keys: prefix, role, when created and when revoked
+    ///
+    /// Example: covenant apikey list --tenant acme
+    List {
+        /// The store
+        #[arg(long, default_value = serve::DEFAULT_DB)]
+        db: String,
+        /// The tenant
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Revoke a key, named by its prefix (`cvk_` and 8 hex digits, shown when it was created
+    /// and by `covenant apikey list`)
+    ///
+    /// The revocation is recorded in the tenant's audit log. Servers cache keys they have seen:
+    /// on PostgreSQL every server sharing the database drops the key at once (the revocation is
+    /// announced to them when it commits), so its next request is refused; on SQLite a running
+    /// server refuses it within its key cache time, 60 seconds.
+    ///
+    /// Example: covenant apikey revoke --tenant acme cvk_3f9a1c2b
+    Revoke {
+        /// The store
+        #[arg(long, default_value = serve::DEFAULT_DB)]
+        db: String,
+        /// The tenant the key belongs to
+        #[arg(long)]
+        tenant: String,
+        /// The key's prefix (or the whole key)
+        prefix: String,
     },
 }
 
@@ -457,6 +491,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Apikey(ApikeyCommand::Create { db, tenant, role, label }) => {
             apikey::create(&db, &tenant, &role, label.as_deref())
         }
+        Command::Apikey(ApikeyCommand::List { db, tenant }) => apikey::list(&db, &tenant),
+        Command::Apikey(ApikeyCommand::Revoke { db, tenant, prefix }) => apikey::revoke(&db, &tenant, &prefix),
         Command::Audit(AuditCommand::Verify { db }) => audit::verify(&db),
         Command::Bench(BenchCommand::Decisions { subjects, seconds, policy, purposes }) => {
             bench::decisions(&bench::DecisionsOptions { subjects, seconds, policy: policy.as_deref(), purposes })

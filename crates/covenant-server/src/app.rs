@@ -103,8 +103,10 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     OpenApiRouter::<Shared>::with_openapi(ApiDoc::openapi()).merge(protected()).merge(open()).into_openapi()
 }
 
-/// The whole application.
+/// The whole application. Also starts following other server processes' changes
+/// ([`crate::AppState::watch_changes`]) when the store is on PostgreSQL.
 pub fn router(state: Shared) -> Router {
+    state.watch_changes();
     let protected = protected().route_layer(middleware::from_fn_with_state(state.clone(), auth::authorize));
     let (routes, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(protected).merge(open()).split_for_parts();
     let timeout = state.request_timeout;

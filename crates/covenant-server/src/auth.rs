@@ -87,12 +87,23 @@ impl Caller {
 }
 
 /// Key hash → caller, so that the hot path does not ask the database. Entries live for `ttl`,
-/// after which the store is asked again (so a key revoked elsewhere stops working within `ttl`).
-/// Unknown keys are not cached: a flood of random keys cannot grow the map.
+/// after which the store is asked again (so a key revoked by another process stops working
+/// within `ttl` even unannounced; on PostgreSQL the revocation's notice drops it at once, see
+/// [`crate::state`]). Unknown keys are not cached: a flood of random keys cannot grow the map.
+///
+/// A key looked up in the store while it is being revoked must not be cached after the
+/// revocation dropped it: every drop moves a generation counter, and [`KeyCache::put`] caches
+/// only if the generation is still the one read before the lookup.
 #[derive(Debug)]
 pub struct KeyCache {
     ttl: Duration,
-    map: RwLock<HashMap<[u8; 32], (Caller, Instant)>>,
+    map: RwLock<Keys>,
+}
+
+#[derive(Debug, Default)]
+struct Keys {
+    map: HashMap<[u8; 32], (Caller, Instant)>,
+    generation: u64,
 }
 
 impl KeyCache {
@@ -100,25 +111,46 @@ impl KeyCache {
     const MAX: usize = 100_000;
 
     pub fn new(ttl: Duration) -> KeyCache {
-        KeyCache { ttl, map: RwLock::new(HashMap::new()) }
+        KeyCache { ttl, map: RwLock::new(Keys::default()) }
     }
 
     pub fn get(&self, hash: &[u8; 32]) -> Option<Caller> {
-        let map = self.map.read().unwrap_or_else(|p| p.into_inner());
-        let (caller, at) = map.get(hash)?;
+        let keys = self.map.read().unwrap_or_else(|p| p.into_inner());
+        let (caller, at) = keys.map.get(hash)?;
         (at.elapsed() < self.ttl).then(|| caller.clone())
     }
 
-    pub fn put(&self, hash: [u8; 32], caller: Caller) {
-        let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= Self::MAX {
-            map.clear();
-        }
-        map.insert(hash, (caller, Instant::now()));
+    /// The generation to pass to [`KeyCache::put`]: read it before looking the key up.
+    pub fn generation(&self) -> u64 {
+        self.map.read().unwrap_or_else(|p| p.into_inner()).generation
     }
 
+    /// Caches a key looked up in the store, unless a key was dropped since `generation` was read
+    /// (it may have been this one, revoked after the lookup). Returns whether it was cached.
+    pub fn put(&self, hash: [u8; 32], caller: Caller, generation: u64) -> bool {
+        let mut keys = self.map.write().unwrap_or_else(|p| p.into_inner());
+        if keys.generation != generation {
+            return false;
+        }
+        if keys.map.len() >= Self::MAX {
+            keys.map.clear();
+        }
+        keys.map.insert(hash, (caller, Instant::now()));
+        true
+    }
+
+    /// Drops a key (it was revoked).
     pub fn forget(&self, hash: &[u8; 32]) {
-        self.map.write().unwrap_or_else(|p| p.into_inner()).remove(hash);
+        let mut keys = self.map.write().unwrap_or_else(|p| p.into_inner());
+        keys.map.remove(hash);
+        keys.generation += 1;
+    }
+
+    /// Drops every key.
+    pub fn clear(&self) {
+        let mut keys = self.map.write().unwrap_or_else(|p| p.into_inner());
+        keys.map.clear();
+        keys.generation += 1;
     }
 }
 
@@ -148,14 +180,30 @@ mod tests {
     fn the_cache_expires_entries() {
         let h = hash_key("k");
         let cache = KeyCache::new(Duration::from_millis(0));
-        cache.put(h, Caller::new(tenant(), Role::Admin, "cvk_1"));
+        cache.put(h, Caller::new(tenant(), Role::Admin, "cvk_1"), cache.generation());
         assert_eq!(cache.get(&h), None);
         let cache = KeyCache::new(Duration::from_secs(60));
-        cache.put(h, Caller::new(tenant(), Role::Admin, "cvk_1"));
+        cache.put(h, Caller::new(tenant(), Role::Admin, "cvk_1"), cache.generation());
         assert_eq!(cache.get(&h).map(|c| c.role), Some(Role::Admin));
         assert_eq!(cache.get(&hash_key("other")), None);
         cache.forget(&h);
         assert_eq!(cache.get(&h), None);
+        cache.put(h, Caller::new(tenant(), Role::Admin, "cvk_1"), cache.generation());
+        cache.clear();
+        assert_eq!(cache.get(&h), None);
+    }
+
+    #[test]
+    fn a_key_dropped_during_its_lookup_is_not_cached() {
+        let h = hash_key("k");
+        let cache = KeyCache::new(Duration::from_secs(60));
+        let before = cache.generation();
+        // The store said the key is active; meanwhile its revocation was announced.
+        cache.forget(&h);
+        assert!(!cache.put(h, Caller::new(tenant(), Role::Admin, "cvk_1"), before));
+        assert_eq!(cache.get(&h), None);
+        assert!(cache.put(h, Caller::new(tenant(), Role::Admin, "cvk_1"), cache.generation()));
+        assert!(cache.get(&h).is_some());
     }
 }
 
@@ -203,16 +251,20 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !key.is_empty()).then_some(key)
 }
 
-/// Finds the caller of a key: the cache first, then the store.
+/// Finds the caller of a key: the cache first (while it can be trusted), then the store.
 pub async fn caller(state: &AppState, key: &str) -> Result<Caller, AuthError> {
     let hash = hash_key(key);
-    if let Some(c) = state.keys.get(&hash) {
+    let trusted = state.cache_trusted();
+    if trusted && let Some(c) = state.keys.get(&hash) {
         return Ok(c);
     }
+    let generation = state.keys.generation();
     let found = state.store.find_api_key_by_hash(&hash).await.map_err(AuthError::Store)?;
     let Some(k) = found else { return Err(AuthError::Invalid) };
     let c = Caller::new(k.tenant, k.role, &k.prefix);
-    state.keys.put(hash, c.clone());
+    if trusted {
+        state.keys.put(hash, c.clone(), generation);
+    }
     Ok(c)
 }
 

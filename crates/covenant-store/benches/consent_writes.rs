@@ -3,11 +3,14 @@
 //! - `consent_writes/{single,concurrent_8}/{full,normal}`: consent appends per second (each with
 //!   its audit entry), from one task awaiting each write, and from 8 tasks writing at once (group
 //!   commit), with `synchronous=FULL` and `NORMAL`.
-//! - `audit_verify`: audit entries verified per second, reading a chain of 100,000 entries.
+//! - `audit_verify/1m_entries`: audit entries verified per second, reading a chain of 1,000,000
+//!   entries (`Store::verify_audit`: a raw cursor on a read-only connection, hashing on a second
+//!   thread). `COVENANT_BENCH_AUDIT_DB=PATH` keeps the chain's database at PATH (and reuses it).
 //!
-//! Run with `cargo bench -p covenant-store`. Measured on the 2-core development machine (shared,
-//! virtual disk with `fsync` at about 30 µs): single/full 7,500/s, concurrent_8/full 13,300/s,
-//! single/normal 10,700/s, concurrent_8/normal 14,800/s; audit_verify about 180,000 entries/s.
+//! Run with `cargo bench -p covenant-store --bench consent_writes`. Measured on the 2-core
+//! development machine (shared, virtual disk with `fsync` at about 30 µs): single/full 7,500/s,
+//! concurrent_8/full 13,300/s, single/normal 10,700/s, concurrent_8/normal 14,800/s; see
+//! docs/benchmarks.md for audit_verify.
 
 #![allow(clippy::unwrap_used)] // benchmarks may unwrap
 
@@ -122,33 +125,110 @@ fn consent_writes(c: &mut Criterion) {
     group.finish();
 }
 
-const CHAIN: u64 = 100_000;
+/// The length of the chain `audit_verify` reads.
+const CHAIN: u64 = 1_000_000;
+
+/// Where the chain for `audit_verify` is: `COVENANT_BENCH_AUDIT_DB` (kept, and reused when it
+/// already holds the chain, e.g. for timing `covenant audit verify --db sqlite://PATH` on it), or
+/// a temporary directory.
+fn chain_file() -> (std::path::PathBuf, Option<tempfile::TempDir>) {
+    match std::env::var_os("COVENANT_BENCH_AUDIT_DB") {
+        Some(path) => (path.into(), None),
+        None => {
+            let dir = tempfile::tempdir().unwrap();
+            (dir.path().join("audit.db"), Some(dir))
+        }
+    }
+}
+
+/// Appends entries to the tenant's chain until it has `n`, shaped like the entries the server
+/// writes (consent records, reads, registrations), sealed by the core and inserted in one
+/// transaction (the insert trigger moves the head, as for the store's own writes). Written
+/// directly because a million audited writes through the store would take a minute or more.
+fn fill_chain(path: &std::path::Path, tenant: &TenantId, n: u64) {
+    let mut conn = rusqlite::Connection::open(path).unwrap();
+    let tx = conn.transaction().unwrap();
+    let (have, hash): (i64, Vec<u8>) = tx
+        .query_row("SELECT seq, hash FROM audit_heads WHERE tenant = ?1", [tenant.as_str()], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    let mut prev: [u8; 32] = hash.try_into().unwrap();
+    let mut insert = tx
+        .prepare(
+            "INSERT INTO audit_entries (tenant, seq, at, actor, action, target, detail, prev_hash, hash) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )
+        .unwrap();
+    let start = Timestamp::now();
+    for seq in u64::try_from(have).unwrap() + 1..=n {
+        let subject = Uuid::now_v7();
+        let draft = match seq % 4 {
+            0 => AuditDraft::new(
+                "apikey:cvk_3f9a1c2b",
+                "subject.read",
+                &format!("subject:{subject}"),
+                "{\"by\":\"email\"}",
+            ),
+            1 => AuditDraft::new(
+                "apikey:cvk_3f9a1c2b",
+                "subject.register",
+                "subject",
+                "{\"identity_kinds\":[\"email\"],\"type\":\"user\"}",
+            ),
+            _ => AuditDraft::new(
+                "apikey:cvk_3f9a1c2b",
+                "consent.give",
+                &format!("subject:{subject}"),
+                format!(
+                    "{{\"method\":\"api\",\"purpose\":\"newsletter\",\"record\":\"{}\",\"status\":\"given\"}}",
+                    Uuid::now_v7()
+                ),
+            ),
+        };
+        let at = start.checked_add(jiff::SignedDuration::from_micros(seq as i64)).unwrap();
+        let e = covenant_core::audit::AuditEntry::seal(tenant.clone(), seq, at, draft, prev);
+        insert
+            .execute(rusqlite::params![
+                tenant.as_str(),
+                seq as i64,
+                e.at.as_microsecond(),
+                e.actor,
+                e.action,
+                e.target,
+                e.detail,
+                &e.prev_hash[..],
+                &e.hash[..]
+            ])
+            .unwrap();
+        prev = e.hash;
+    }
+    drop(insert);
+    tx.commit().unwrap();
+}
 
 fn audit_verify(c: &mut Criterion) {
     let rt = runtime();
-    let f = rt.block_on(async {
-        let f = fixture(Durability::Normal).await;
-        let mut tasks = tokio::task::JoinSet::new();
-        let have = f.store.audit_head(&f.tenant).await.unwrap().seq;
-        for t in 0..8 {
-            let (store, tenant) = (f.store.clone(), f.tenant.clone());
-            tasks.spawn(async move {
-                for n in (have + t..CHAIN).step_by(8) {
-                    let draft = AuditDraft::new("api", "subject.read", &format!("subject:{n}"), format!("read {n}"));
-                    store.record_read(&tenant, draft).await.unwrap();
-                }
-            });
-        }
-        while let Some(r) = tasks.join_next().await {
-            r.unwrap();
-        }
-        f
+    let (path, _dir) = chain_file();
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let tenant = TenantId::parse("bench").unwrap();
+    let store = rt.block_on(async {
+        let store = SqlStore::connect(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        let new = NewTenant { id: tenant.clone(), name: "Bench".into(), created_at: Timestamp::now() };
+        // Already there when the file is reused.
+        let _ = store.create_tenant(new, AuditDraft::new("bench", "tenant.create", "tenant:bench", "")).await;
+        store
     });
+    if rt.block_on(store.audit_head(&tenant)).unwrap().seq < CHAIN {
+        fill_chain(&path, &tenant, CHAIN);
+    }
+    let store = Arc::new(store);
     let mut group = c.benchmark_group("audit_verify");
-    group.throughput(Throughput::Elements(CHAIN)).sample_size(10).measurement_time(Duration::from_secs(10));
-    group.bench_function("100k_entries", |b| {
+    group.throughput(Throughput::Elements(CHAIN)).sample_size(10).measurement_time(Duration::from_secs(15));
+    group.bench_function("1m_entries", |b| {
         b.to_async(&rt).iter(|| {
-            let (store, tenant) = (f.store.clone(), f.tenant.clone());
+            let (store, tenant) = (store.clone(), tenant.clone());
             async move { assert_eq!(store.verify_audit(&tenant).await.unwrap(), Ok(CHAIN)) }
         })
     });

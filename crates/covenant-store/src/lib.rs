@@ -27,7 +27,9 @@
 //! `SELECT … FOR UPDATE`; SQLite: the database write lock taken by `BEGIN IMMEDIATE`), so writers
 //! in several processes still produce one gapless, valid chain. [`Store::verify_audit`] checks it
 //! in constant memory and also compares its end with the head, which catches entries removed from
-//! the end. The consent ledger and the audit log refuse `UPDATE` and `DELETE` by trigger.
+//! the end. Reads of personal data through the API are recorded the same way: the read and its
+//! audit entry are one transaction ([`Store::read_subject`], [`Store::read_consent_history`]).
+//! The consent ledger and the audit log refuse `UPDATE` and `DELETE` by trigger.
 //!
 //! # Representations
 //! | value | SQLite | PostgreSQL |
@@ -58,8 +60,16 @@
 //!
 //! Measured with `cargo bench -p covenant-store` (2 shared cores, a virtual disk whose `fsync`
 //! takes about 30 µs): consent appends, each with its audit entry, 7,500/s from one task and
-//! 13,300/s from 8 concurrent tasks with `FULL`; 10,700/s and 14,800/s with `NORMAL`; audit
-//! verification about 180,000 entries/s.
+//! 13,300/s from 8 concurrent tasks with `FULL`; 10,700/s and 14,800/s with `NORMAL`. Audit
+//! verification ([`SqlStore::verify_audit_progress`]: one range of the chain per core, raw
+//! cursors on read-only connections) costs about 1 µs of CPU per entry: 1.66 to 1.69 million
+//! entries a second when both cores are free, 570,000 to 840,000 while other work holds one
+//! (docs/benchmarks.md).
+//!
+//! # Several processes, one PostgreSQL database
+//! Writes that change a subject's state or revoke an API key announce it with `pg_notify` in
+//! their transaction (delivered on commit only); [`SqlStore::watch`] follows the announcements,
+//! so that servers sharing the database can drop what they cached ([`Change`]).
 
 mod apikey;
 mod error;
@@ -71,6 +81,7 @@ mod requests;
 mod sql;
 mod sqlite;
 mod store;
+mod verify;
 
 pub use apikey::{SECRET_PREFIX, display_prefix, hash_secret};
 pub use error::{AuditError, StoreError};
@@ -84,5 +95,7 @@ pub use requests::{
     Job, JobId, JobState, MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS, MAX_JSON_BYTES, NewAttachment, NewCode, NewCustomer,
     NewJob, NewRequest, RequestFilter, RequestSource, RequestStore, RequestUpdate, Retry, backoff, hash_code,
 };
+pub use postgres::{Change, Watch};
 pub use sqlite::{Durability, SqliteOptions};
 pub use store::{AUDIT_PAGE, Backend, CONSENT_PAGE, MAX_PAGE, NewTenant, SqlStore, Store, Verified};
+pub use store::{Also, AlsoWritten, Progress, verify_paged};

@@ -14,9 +14,10 @@ use uuid::Uuid;
 
 use crate::model::{
     ApiKey, ApiKeyId, AuditHead, ConsentCursor, ConsentPage, FlagKind, NewApiKey, NewSubject, Role, Subject,
-    SubjectFlag, Tenant, valid_purpose,
+    SubjectFlag, Tenant, Written, valid_purpose,
 };
 use crate::sql::{Conn, Dialect, RowRead, args};
+use crate::store::{Also, AlsoWritten};
 use crate::{NewTenant, StoreError};
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -182,6 +183,38 @@ pub(crate) fn check_consent(r: &ConsentRecord) -> Result<()> {
     check_line("consent actor", &r.actor, 200)?;
     if let Some(e) = &r.evidence {
         check_text("evidence", e, DETAIL_MAX)?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Change notices
+
+/// The PostgreSQL channel on which writes announce changes to state that servers cache.
+pub(crate) const CHANNEL: &str = "covenant_changes";
+
+/// Announces that a subject's state changed (ledger, flags, events, identities), for servers
+/// that cache it: on PostgreSQL a `pg_notify` on [`CHANNEL`] with payload `tenant/subject`, sent
+/// in the write's transaction, so it is delivered when, and only if, the write commits. Nothing on
+/// SQLite, where one server process holds the database.
+pub(crate) async fn notify_subject<C: Conn>(c: &mut C, tenant: &TenantId, subject: SubjectId) -> Result<()> {
+    notify(c, format!("{tenant}/{subject}")).await
+}
+
+/// Announces that an API key changed (was revoked): payload `key/<SHA-256 of the key in hex>`.
+pub(crate) async fn notify_key<C: Conn>(c: &mut C, hash: &[u8; 32]) -> Result<()> {
+    let mut payload = String::with_capacity(68);
+    payload.push_str("key/");
+    for b in hash {
+        payload.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+        payload.push(char::from(b"0123456789abcdef"[usize::from(b & 0xf)]));
+    }
+    notify(c, payload).await
+}
+
+async fn notify<C: Conn>(c: &mut C, payload: String) -> Result<()> {
+    if C::DIALECT == Dialect::Postgres {
+        c.exec("announcing a change", "SELECT pg_notify($1, $2)", args![CHANNEL, payload]).await?;
     }
     Ok(())
 }
@@ -422,6 +455,7 @@ pub(crate) async fn revoke_api_key<C: Conn>(
         args![tenant.as_str(), id.0, micros(at)],
     )
     .await?;
+    notify_key(c, &key.hash).await?;
     let audit = append_audit(c, tenant, draft).await?;
     Ok((ApiKey { revoked_at: Some(at), ..key }, audit))
 }
@@ -505,6 +539,7 @@ pub(crate) async fn register_subject<C: Conn>(
     for identity in &identities {
         bind_identity(c, &s.tenant, id, identity, created_at).await?;
     }
+    notify_subject(c, &s.tenant, id).await?;
     let audit = append_audit(c, &s.tenant, draft).await?;
     let subject = load_subject(c, &s.tenant, id).await?;
     Ok((subject, audit))
@@ -594,6 +629,7 @@ pub(crate) async fn add_identity<C: Conn>(
 ) -> Result<(Subject, AuditEntry)> {
     require_subject(c, tenant, subject).await?;
     bind_identity(c, tenant, subject, &identity, truncate(at)).await?;
+    notify_subject(c, tenant, subject).await?;
     let audit = append_audit(c, tenant, draft).await?;
     Ok((load_subject(c, tenant, subject).await?, audit))
 }
@@ -621,6 +657,7 @@ pub(crate) async fn set_flag<C: Conn>(
         ],
     )
     .await?;
+    notify_subject(c, tenant, subject).await?;
     let audit = append_audit(c, tenant, draft).await?;
     Ok((load_subject(c, tenant, subject).await?, audit))
 }
@@ -643,6 +680,7 @@ pub(crate) async fn clear_flag<C: Conn>(
     if n == 0 {
         return Err(StoreError::not_found("flag", kind));
     }
+    notify_subject(c, tenant, subject).await?;
     let audit = append_audit(c, tenant, draft).await?;
     Ok((load_subject(c, tenant, subject).await?, audit))
 }
@@ -665,6 +703,7 @@ pub(crate) async fn append_event<C: Conn>(
         args![tenant.as_str(), subject.as_uuid(), event.kind.as_str(), micros(event.at), event.detail.clone()],
     )
     .await?;
+    notify_subject(c, tenant, subject).await?;
     let audit = append_audit(c, tenant, draft).await?;
     Ok((event, audit))
 }
@@ -740,6 +779,7 @@ pub(crate) async fn append_consent<C: Conn>(
     if n == 0 {
         return Err(StoreError::Conflict(format!("consent record `{}` already exists", r.id)));
     }
+    notify_subject(c, &r.tenant, r.subject).await?;
     let audit = append_audit(c, &r.tenant, draft).await?;
     Ok((r, audit))
 }
@@ -777,4 +817,94 @@ pub(crate) async fn consent_page<C: Conn>(
         .await?;
     let next = if rows.len() == limit as usize { rows.last().map(|(pos, _)| ConsentCursor(*pos)) } else { None };
     Ok(ConsentPage { records: rows.into_iter().map(|(_, r)| r).collect(), next })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Audited reads: the read and its audit entry in one transaction
+
+/// A subject and its lifecycle events, read through the API, with the read's audit entry.
+pub(crate) async fn read_subject<C: Conn>(
+    c: &mut C,
+    tenant: &TenantId,
+    id: SubjectId,
+    draft: AuditDraft,
+) -> Result<((Subject, Vec<LifecycleEvent>), AuditEntry)> {
+    let subject = load_subject(c, tenant, id).await?;
+    let events = events(c, tenant, id).await?;
+    let audit = append_audit(c, tenant, draft).await?;
+    Ok(((subject, events), audit))
+}
+
+/// The subject an identity belongs to, and its events, with the read's audit entry (drafted from
+/// the subject found, and checked here); a missing subject is [`StoreError::NotFound`] (and
+/// nothing is recorded).
+pub(crate) async fn lookup_subject<C: Conn>(
+    c: &mut C,
+    tenant: &TenantId,
+    identity: &Identity,
+    draft: impl FnOnce(&Subject) -> AuditDraft,
+) -> Result<((Subject, Vec<LifecycleEvent>), AuditEntry)> {
+    let subject =
+        find_subject(c, tenant, identity).await?.ok_or_else(|| StoreError::not_found("subject", "identity"))?;
+    let events = events(c, tenant, subject.id).await?;
+    let draft = draft(&subject);
+    check_draft(&draft)?;
+    let audit = append_audit(c, tenant, draft).await?;
+    Ok(((subject, events), audit))
+}
+
+/// A subject's consent history with the read's audit entry, whose draft is made from the
+/// records read (and checked here, inside the transaction: a bad draft undoes the read).
+pub(crate) async fn read_consent_history<C: Conn>(
+    c: &mut C,
+    tenant: &TenantId,
+    subject: SubjectId,
+    draft: impl FnOnce(&[ConsentRecord]) -> AuditDraft,
+) -> Result<(Vec<ConsentRecord>, AuditEntry)> {
+    let records = consent_history(c, tenant, subject).await?;
+    let draft = draft(&records);
+    check_draft(&draft)?;
+    let audit = append_audit(c, tenant, draft).await?;
+    Ok((records, audit))
+}
+
+/// Records a use of a subject's data that returns none of it (minting an unsubscribe link): the
+/// subject must exist in the tenant.
+pub(crate) async fn record_subject_read<C: Conn>(
+    c: &mut C,
+    tenant: &TenantId,
+    subject: SubjectId,
+    draft: AuditDraft,
+) -> Result<AuditEntry> {
+    require_subject(c, tenant, subject).await?;
+    append_audit(c, tenant, draft).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writes that ride along with another in its transaction
+
+/// Writes `also` after a request's main write, in its transaction, each with its audit entry.
+/// Checked here, because some are made inside the transaction.
+pub(crate) async fn also<C: Conn>(c: &mut C, tenant: &TenantId, also: Vec<Also>) -> Result<Vec<AlsoWritten>> {
+    let mut out = Vec::with_capacity(also.len());
+    for a in also {
+        out.push(match a {
+            Also::Consent(record, draft) => {
+                if record.tenant != *tenant {
+                    return Err(StoreError::invalid("tenant", format!("`{}` is not `{tenant}`", record.tenant)));
+                }
+                check_consent(&record)?;
+                check_draft(&draft)?;
+                let (value, audit) = append_consent(c, record, draft).await?;
+                AlsoWritten::Consent(Written { value, audit })
+            }
+            Also::Flag(subject, flag, draft) => {
+                check_flag(&flag)?;
+                check_draft(&draft)?;
+                let (value, audit) = set_flag(c, tenant, subject, flag, draft).await?;
+                AlsoWritten::Flag(Written { value, audit })
+            }
+        });
+    }
+    Ok(out)
 }

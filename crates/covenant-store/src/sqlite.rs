@@ -90,6 +90,9 @@ struct Job {
 pub(crate) struct SqliteBackend {
     jobs: mpsc::Sender<Job>,
     readers: Option<SqlitePool>,
+    /// The database file, for connections of their own (`None` for an in-memory database).
+    file: Option<String>,
+    busy_timeout: Duration,
     /// The connection the migrator runs on.
     admin: Mutex<SqliteConnection>,
 }
@@ -118,7 +121,8 @@ impl SqliteBackend {
         // Opened first: creates the file if the URL asks for it and turns on WAL, which is a
         // setting of the file.
         let admin = base.connect().await.map_err(backend("opening the database"))?;
-        let writer = Writer::open(base.get_filename().to_string_lossy().as_ref(), in_memory, options)?;
+        let filename = base.get_filename().to_string_lossy().into_owned();
+        let writer = Writer::open(&filename, in_memory, options)?;
         let readers = if in_memory {
             None
         } else {
@@ -136,7 +140,8 @@ impl SqliteBackend {
             .name("covenant-sqlite-writer".into())
             .spawn(move || writer_loop(writer, rx, max_batch))
             .map_err(|source| StoreError::Io { context: "starting the writer thread", source })?;
-        Ok(SqliteBackend { jobs: tx, readers, admin: Mutex::new(admin) })
+        let file = (!in_memory).then_some(filename);
+        Ok(SqliteBackend { jobs: tx, readers, file, busy_timeout: options.busy_timeout, admin: Mutex::new(admin) })
     }
 
     async fn submit<T: Send + 'static>(
@@ -192,6 +197,24 @@ impl SqliteBackend {
         f: impl for<'c> FnOnce(&'c mut Writer) -> BoxFuture<'c, Result<T, StoreError>> + Send + 'static,
     ) -> Result<T, StoreError> {
         self.submit(true, f).await
+    }
+
+    /// Verifies a tenant's audit chain on a read-only connection of its own (see `verify`), on a
+    /// blocking thread. `None` for an in-memory database, which only the writer can reach.
+    pub(crate) async fn verify_audit(
+        &self,
+        tenant: &TenantId,
+        progress: Arc<dyn Fn(u64) + Send + Sync>,
+    ) -> Option<Result<crate::Verified, StoreError>> {
+        let file = self.file.clone()?;
+        let (busy, tenant) = (self.busy_timeout, tenant.clone());
+        let task = tokio::task::spawn_blocking(move || {
+            crate::verify::sqlite_file(&file, busy, &tenant, crate::verify::parts(), &*progress)
+        });
+        Some(task.await.unwrap_or_else(|e| match e.try_into_panic() {
+            Ok(p) => std::panic::resume_unwind(p),
+            Err(e) => Err(StoreError::corrupt("audit verification", e)),
+        }))
     }
 
     pub(crate) async fn migrate(&self) -> Result<(), StoreError> {

@@ -1,6 +1,7 @@
 //! The [`Store`] trait and [`SqlStore`], its implementation on SQLite and PostgreSQL.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use covenant_core::audit::{AuditDraft, AuditEntry, ChainVerifier};
 use covenant_core::ledger::ConsentRecord;
@@ -12,7 +13,7 @@ use crate::model::{
     ApiKey, ApiKeyId, AuditHead, ConsentCursor, ConsentPage, CreatedApiKey, FlagKind, NewApiKey, NewSubject, Subject,
     SubjectFlag, Tenant, Written,
 };
-use crate::postgres::{PgBackend, PostgresOptions};
+use crate::postgres::{Change, PgBackend, PostgresOptions, Watch};
 use crate::sqlite::{SqliteBackend, SqliteOptions};
 use crate::{AuditError, StoreError, apikey, ops};
 
@@ -34,6 +35,24 @@ pub struct NewTenant {
     /// A display name, 1 to 200 characters.
     pub name: String,
     pub created_at: Timestamp,
+}
+
+/// A write that rides along with a request's main write, in the same transaction, with its own
+/// audit entry: both commit, or neither.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Also {
+    /// A ledger record: the `Sec-GPC: 1` signal that came with the request.
+    Consent(ConsentRecord, AuditDraft),
+    /// A flag on a subject: `under_age` when an event finds the person under the minimum age.
+    Flag(SubjectId, SubjectFlag, AuditDraft),
+}
+
+/// What an [`Also`] wrote, in the same order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AlsoWritten {
+    Consent(Written<ConsentRecord>),
+    /// The subject with the flag set.
+    Flag(Written<Subject>),
 }
 
 /// Covenant's store: tenants, API keys, data subjects, lifecycle events, the consent ledger and
@@ -212,6 +231,86 @@ pub trait Store: Send + Sync {
         audit: AuditDraft,
     ) -> impl Future<Output = Result<AuditEntry, StoreError>> + Send;
 
+    // --- one request, one transaction ---
+
+    /// [`Store::register_subject`], then the writes `also` makes from the registered subject (its
+    /// `Sec-GPC` signal), in the same transaction.
+    fn register_subject_with(
+        &self,
+        subject: NewSubject,
+        audit: AuditDraft,
+        also: impl FnOnce(&Subject) -> Vec<Also> + Send + 'static,
+    ) -> impl Future<Output = Result<(Written<Subject>, Vec<AlsoWritten>), StoreError>> + Send;
+
+    /// [`Store::add_identity`], then `also`, in the same transaction.
+    fn add_identity_with(
+        &self,
+        tenant: &TenantId,
+        subject: SubjectId,
+        identity: Identity,
+        at: Timestamp,
+        audit: AuditDraft,
+        also: Vec<Also>,
+    ) -> impl Future<Output = Result<(Written<Subject>, Vec<AlsoWritten>), StoreError>> + Send;
+
+    /// [`Store::append_event`], then the writes `also` makes from the subject (as it is after
+    /// the event), in the same transaction.
+    fn append_event_with(
+        &self,
+        tenant: &TenantId,
+        subject: SubjectId,
+        event: LifecycleEvent,
+        audit: AuditDraft,
+        also: impl FnOnce(&Subject) -> Vec<Also> + Send + 'static,
+    ) -> impl Future<Output = Result<(Written<LifecycleEvent>, Vec<AlsoWritten>), StoreError>> + Send;
+
+    /// [`Store::append_consent`], then `also`, in the same transaction.
+    fn append_consent_with(
+        &self,
+        record: ConsentRecord,
+        audit: AuditDraft,
+        also: Vec<Also>,
+    ) -> impl Future<Output = Result<(Written<ConsentRecord>, Vec<AlsoWritten>), StoreError>> + Send;
+
+    // --- audited reads: the read and its audit entry in one transaction ---
+
+    /// A subject and its lifecycle events, read through the API: the read and its audit entry
+    /// are one transaction, so data is never returned without its entry.
+    fn read_subject(
+        &self,
+        tenant: &TenantId,
+        id: SubjectId,
+        audit: AuditDraft,
+    ) -> impl Future<Output = Result<Written<(Subject, Vec<LifecycleEvent>)>, StoreError>> + Send;
+
+    /// The subject an identity belongs to, and its events, like [`Store::read_subject`]; the
+    /// audit entry is drafted from the subject found. No such subject is
+    /// [`StoreError::NotFound`], and nothing is recorded.
+    fn lookup_subject(
+        &self,
+        tenant: &TenantId,
+        identity: &Identity,
+        audit: impl FnOnce(&Subject) -> AuditDraft + Send + 'static,
+    ) -> impl Future<Output = Result<Written<(Subject, Vec<LifecycleEvent>)>, StoreError>> + Send;
+
+    /// A subject's consent history and its audit entry, in one transaction; the entry is drafted
+    /// from the records read.
+    fn read_consent_history(
+        &self,
+        tenant: &TenantId,
+        subject: SubjectId,
+        audit: impl FnOnce(&[ConsentRecord]) -> AuditDraft + Send + 'static,
+    ) -> impl Future<Output = Result<Written<Vec<ConsentRecord>>, StoreError>> + Send;
+
+    /// Records a use of a subject's data that returns none of it; the subject must exist in the
+    /// tenant ([`StoreError::NotFound`] otherwise, and nothing is recorded).
+    fn record_subject_read(
+        &self,
+        tenant: &TenantId,
+        subject: SubjectId,
+        audit: AuditDraft,
+    ) -> impl Future<Output = Result<AuditEntry, StoreError>> + Send;
+
     /// Up to `limit` (at most [`MAX_PAGE`]) entries of a tenant's chain with `seq > after_seq`,
     /// in seq order.
     fn audit_entries(
@@ -228,32 +327,7 @@ pub trait Store: Send + Sync {
     /// The outer error is the store's; the inner one tells where the chain is broken. Entries
     /// appended while it runs are not checked.
     fn verify_audit(&self, tenant: &TenantId) -> impl Future<Output = Result<Verified, StoreError>> + Send {
-        async move {
-            let head = self.audit_head(tenant).await?;
-            let mut verifier = ChainVerifier::new(tenant.clone());
-            let mut last_hash = covenant_core::audit::GENESIS;
-            while verifier.verified() < head.seq {
-                let want = u32::try_from(head.seq - verifier.verified()).unwrap_or(AUDIT_PAGE).min(AUDIT_PAGE);
-                let page = self.audit_entries(tenant, verifier.verified(), want).await?;
-                if page.is_empty() {
-                    break;
-                }
-                for e in &page {
-                    if let Err(err) = verifier.push(e) {
-                        return Ok(Err(err.into()));
-                    }
-                    last_hash = e.hash;
-                }
-            }
-            let tenant = tenant.as_str().to_owned();
-            if verifier.verified() < head.seq {
-                return Ok(Err(AuditError::Truncated { tenant, last: verifier.verified(), head: head.seq }));
-            }
-            if last_hash != head.hash {
-                return Ok(Err(AuditError::Head { tenant, seq: head.seq }));
-            }
-            Ok(Ok(head.seq))
-        }
+        verify_paged(self, tenant)
     }
 
     /// Verifies every tenant's chain.
@@ -268,6 +342,38 @@ pub trait Store: Send + Sync {
         }
     }
 }
+
+/// Verifies a tenant's chain through [`Store::audit_entries`], a page at a time: what
+/// [`Store::verify_audit`] does unless a store has a faster way.
+pub async fn verify_paged<S: Store + ?Sized>(store: &S, tenant: &TenantId) -> Result<Verified, StoreError> {
+    let head = store.audit_head(tenant).await?;
+    let mut verifier = ChainVerifier::new(tenant.clone());
+    let mut last_hash = covenant_core::audit::GENESIS;
+    while verifier.verified() < head.seq {
+        let want = u32::try_from(head.seq - verifier.verified()).unwrap_or(AUDIT_PAGE).min(AUDIT_PAGE);
+        let page = store.audit_entries(tenant, verifier.verified(), want).await?;
+        if page.is_empty() {
+            break;
+        }
+        for e in &page {
+            if let Err(err) = verifier.push(e) {
+                return Ok(Err(err.into()));
+            }
+            last_hash = e.hash;
+        }
+    }
+    let tenant = tenant.as_str().to_owned();
+    if verifier.verified() < head.seq {
+        return Ok(Err(AuditError::Truncated { tenant, last: verifier.verified(), head: head.seq }));
+    }
+    if last_hash != head.hash {
+        return Ok(Err(AuditError::Head { tenant, seq: head.seq }));
+    }
+    Ok(Ok(head.seq))
+}
+
+/// Told how many more audit entries have been read, while a chain is verified.
+pub type Progress = Arc<dyn Fn(u64) + Send + Sync>;
 
 /// Which database a [`SqlStore`] is on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -317,6 +423,46 @@ impl SqlStore {
         match self.inner {
             Inner::Sqlite(_) => Backend::Sqlite,
             Inner::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Verifies a tenant's audit chain like [`Store::verify_audit`], calling `progress` with the
+    /// entries read as it goes (every few thousand).
+    ///
+    /// SQLite: on a read-only connection of its own, in one read transaction, with a raw cursor;
+    /// PostgreSQL: in one read-only repeatable-read transaction, one streamed query. On both the
+    /// hashes are recomputed on a second thread while the rows are read and linked in order (see
+    /// the `verify` module); the answer is the same as entry by entry, the first bad entry.
+    pub async fn verify_audit_progress(&self, tenant: &TenantId, progress: Progress) -> Result<Verified, StoreError> {
+        match &self.inner {
+            Inner::Sqlite(b) => match b.verify_audit(tenant, progress.clone()).await {
+                Some(result) => result,
+                None => {
+                    let result = verify_paged(self, tenant).await;
+                    if let Ok(Ok(n)) = &result {
+                        progress(*n);
+                    }
+                    result
+                }
+            },
+            Inner::Postgres(b) => b.verify_audit(tenant, &*progress).await,
+        }
+    }
+
+    /// Follows the changes every store on the same database commits to state that servers
+    /// cache (subjects, API keys), calling `on` with each in commit order, from a task of its
+    /// own, until the returned [`Watch`] is dropped. PostgreSQL only (`LISTEN` on a connection
+    /// of its own; a change is seen after its notice is delivered, typically within
+    /// milliseconds of the commit); `None` on SQLite, where one server process holds the
+    /// database. Must be called inside a Tokio runtime.
+    ///
+    /// `on` is first told [`Change::Listening`]; when the connection is lost it is told
+    /// [`Change::Lost`] (changes are being missed: cached state must not be trusted), and on
+    /// reconnecting [`Change::Listening`] with `reconnected` (drop everything cached).
+    pub fn watch(&self, on: impl FnMut(Change) + Send + 'static) -> Option<Watch> {
+        match &self.inner {
+            Inner::Sqlite(_) => None,
+            Inner::Postgres(b) => Some(b.watch(on)),
         }
     }
 
@@ -541,5 +687,116 @@ impl Store for SqlStore {
     async fn audit_head(&self, tenant: &TenantId) -> Result<AuditHead, StoreError> {
         let tenant = tenant.clone();
         on!(self.read, |c| ops::audit_head(c, &tenant).await)
+    }
+
+    async fn verify_audit(&self, tenant: &TenantId) -> Result<Verified, StoreError> {
+        self.verify_audit_progress(tenant, Arc::new(|_| {})).await
+    }
+
+    async fn register_subject_with(
+        &self,
+        subject: NewSubject,
+        audit: AuditDraft,
+        also: impl FnOnce(&Subject) -> Vec<Also> + Send + 'static,
+    ) -> Result<(Written<Subject>, Vec<AlsoWritten>), StoreError> {
+        ops::check_subject(&subject)?;
+        ops::check_draft(&audit)?;
+        on!(self.write, |c| {
+            let (s, entry) = ops::register_subject(c, subject, audit).await?;
+            let more = ops::also(c, &s.tenant, also(&s)).await?;
+            Ok((Written { value: s, audit: entry }, more))
+        })
+    }
+
+    async fn add_identity_with(
+        &self,
+        tenant: &TenantId,
+        subject: SubjectId,
+        identity: Identity,
+        at: Timestamp,
+        audit: AuditDraft,
+        also: Vec<Also>,
+    ) -> Result<(Written<Subject>, Vec<AlsoWritten>), StoreError> {
+        ops::check_draft(&audit)?;
+        let tenant = tenant.clone();
+        on!(self.write, |c| {
+            let w = ops::add_identity(c, &tenant, subject, identity, at, audit).await.map(written)?;
+            Ok((w, ops::also(c, &tenant, also).await?))
+        })
+    }
+
+    async fn append_event_with(
+        &self,
+        tenant: &TenantId,
+        subject: SubjectId,
+        event: LifecycleEvent,
+        audit: AuditDraft,
+        also: impl FnOnce(&Subject) -> Vec<Also> + Send + 'static,
+    ) -> Result<(Written<LifecycleEvent>, Vec<AlsoWritten>), StoreError> {
+        ops::check_event(&event)?;
+        ops::check_draft(&audit)?;
+        let tenant = tenant.clone();
+        on!(self.write, |c| {
+            let w = ops::append_event(c, &tenant, subject, event, audit).await.map(written)?;
+            let s = ops::get_subject(c, &tenant, subject).await?;
+            Ok((w, ops::also(c, &tenant, also(&s)).await?))
+        })
+    }
+
+    async fn append_consent_with(
+        &self,
+        record: ConsentRecord,
+        audit: AuditDraft,
+        also: Vec<Also>,
+    ) -> Result<(Written<ConsentRecord>, Vec<AlsoWritten>), StoreError> {
+        ops::check_consent(&record)?;
+        ops::check_draft(&audit)?;
+        on!(self.write, |c| {
+            let tenant = record.tenant.clone();
+            let w = ops::append_consent(c, record, audit).await.map(written)?;
+            Ok((w, ops::also(c, &tenant, also).await?))
+        })
+    }
+
+    async fn read_subject(
+        &self,
+        tenant: &TenantId,
+        id: SubjectId,
+        audit: AuditDraft,
+    ) -> Result<Written<(Subject, Vec<LifecycleEvent>)>, StoreError> {
+        ops::check_draft(&audit)?;
+        let tenant = tenant.clone();
+        on!(self.write, |c| ops::read_subject(c, &tenant, id, audit).await.map(written))
+    }
+
+    async fn lookup_subject(
+        &self,
+        tenant: &TenantId,
+        identity: &Identity,
+        audit: impl FnOnce(&Subject) -> AuditDraft + Send + 'static,
+    ) -> Result<Written<(Subject, Vec<LifecycleEvent>)>, StoreError> {
+        let (tenant, identity) = (tenant.clone(), identity.clone());
+        on!(self.write, |c| ops::lookup_subject(c, &tenant, &identity, audit).await.map(written))
+    }
+
+    async fn read_consent_history(
+        &self,
+        tenant: &TenantId,
+        subject: SubjectId,
+        audit: impl FnOnce(&[ConsentRecord]) -> AuditDraft + Send + 'static,
+    ) -> Result<Written<Vec<ConsentRecord>>, StoreError> {
+        let tenant = tenant.clone();
+        on!(self.write, |c| ops::read_consent_history(c, &tenant, subject, audit).await.map(written))
+    }
+
+    async fn record_subject_read(
+        &self,
+        tenant: &TenantId,
+        subject: SubjectId,
+        audit: AuditDraft,
+    ) -> Result<AuditEntry, StoreError> {
+        ops::check_draft(&audit)?;
+        let tenant = tenant.clone();
+        on!(self.write, |c| ops::record_subject_read(c, &tenant, subject, audit).await)
     }
 }

@@ -10,7 +10,7 @@ use covenant_core::ledger::{CollectionMethod, ConsentRecord, project};
 use covenant_engine::LedgerKey;
 use covenant_engine::ledger::{Action, LedgerError, RecordMeta, record};
 use covenant_policy::model::Channel;
-use covenant_store::{Store as _, StoreError};
+use covenant_store::{Also, AlsoWritten, Store as _, StoreError};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 
@@ -22,7 +22,8 @@ use crate::auth::Caller;
 use crate::body::JsonBody;
 use crate::convert::{check_text, parse_subject_id, record_out, store_failure};
 use crate::error::{ClientError, ErrorBody, Failure};
-use crate::routes::{record_gpc, record_id};
+use crate::gpc;
+use crate::routes::record_id;
 use crate::state::Shared;
 use crate::token::{Target, Unsubscribe};
 
@@ -123,15 +124,85 @@ struct Draft<'a> {
     field: &'static str,
 }
 
-/// Builds the record against the policy, appends it with its audit entry, and makes it visible
-/// to the next decision.
+/// The `Sec-GPC: 1` signal a request carries (W3C Global Privacy Control), as a ledger record
+/// (an opt-out of sale, sharing and targeted advertising) to write in the same transaction as
+/// the request's own write, so that a refused request records nothing and an accepted one
+/// records both.
+pub(crate) struct GpcSignal {
+    record: ConsentRecord,
+    label: String,
+    route: &'static str,
+}
+
+impl GpcSignal {
+    /// The signal of a request, unless it carries none or the person's opt-out is already in
+    /// force. `subject` is `None` for a person being registered (nothing can be in force).
+    pub(crate) async fn of(
+        state: &Shared,
+        caller: &Caller,
+        subject: Option<SubjectId>,
+        headers: &HeaderMap,
+        route: &'static str,
+    ) -> Result<Option<GpcSignal>, StoreError> {
+        if !gpc::signalled(headers) {
+            return Ok(None);
+        }
+        if let Some(subject) = subject {
+            let tc = state.tenant_cache(&caller.tenant);
+            if state.subject_state(&tc, subject).await?.gpc_opt_out().is_some() {
+                return Ok(None);
+            }
+        }
+        let meta = RecordMeta {
+            id: record_id(),
+            tenant: caller.tenant.clone(),
+            // Replaced by the subject's id in `also`.
+            subject: subject.unwrap_or_else(|| SubjectId::from_uuid(uuid::Uuid::nil())),
+            notice_hash: state.policy.notice_hash.clone(),
+            method: CollectionMethod::GpcSignal,
+            at: Timestamp::now(),
+            actor: "subject".to_owned(),
+            evidence: Some(format!("`Sec-GPC: 1` on {route}, sent through {}", caller.label)),
+        };
+        let record = record(state.index(), Action::Gpc, meta)
+            .map_err(|e| StoreError::Invalid { field: "purpose", reason: e.to_string() })?;
+        Ok(Some(GpcSignal { record, label: caller.label.clone(), route }))
+    }
+
+    /// The write, about `subject`, with its audit entry.
+    pub(crate) fn also(self, subject: SubjectId) -> Also {
+        let record = ConsentRecord { subject, ..self.record };
+        let detail = json!({"record": record.id.to_string(), "signal": "Sec-GPC: 1", "route": self.route});
+        let audit = AuditDraft::new(&self.label, "consent.gpc", &format!("subject:{subject}"), detail.to_string());
+        Also::Consent(record, audit)
+    }
+}
+
+/// The writes of a signal, if any, about `subject`.
+pub(crate) fn gpc_also(signal: Option<GpcSignal>, subject: SubjectId) -> Vec<Also> {
+    signal.map(|g| g.also(subject)).into_iter().collect()
+}
+
+/// Makes the ledger records written along with a request visible to the next decision.
+pub(crate) fn apply_also(state: &Shared, written: &[AlsoWritten]) {
+    for w in written {
+        if let AlsoWritten::Consent(w) = w {
+            state.applied(&w.value);
+        }
+    }
+}
+
+/// Builds the record against the policy, appends it with its audit entry and the request's GPC
+/// signal (one transaction), and makes them visible to the next decision.
 async fn append(
     state: &Shared,
-    actor_label: &str,
-    tenant: &covenant_core::TenantId,
+    caller: &Caller,
+    headers: &HeaderMap,
+    route: &'static str,
     action: Action<'_>,
     d: Draft<'_>,
 ) -> Result<ConsentRecord, ConsentError> {
+    let (actor_label, tenant) = (&caller.label, &caller.tenant);
     let meta = RecordMeta {
         id: record_id(),
         tenant: tenant.clone(),
@@ -145,8 +216,10 @@ async fn append(
     let r = record(state.index(), action, meta).map_err(|e| ConsentError::Ledger(d.field, e))?;
     let detail = json!({"record": r.id.to_string(), "purpose": r.purpose, "status": r.status.as_str(), "method": r.method.as_str()});
     let audit = AuditDraft::new(actor_label, d.audit_action, &format!("subject:{}", d.subject), detail.to_string());
-    let w = state.store.append_consent(r, audit).await?;
+    let signal = GpcSignal::of(state, caller, Some(d.subject), headers, route).await?;
+    let (w, also) = state.store.append_consent_with(r, audit, gpc_also(signal, d.subject)).await?;
     state.applied(&w.value);
+    apply_also(state, &also);
     Ok(w.value)
 }
 
@@ -196,8 +269,7 @@ pub async fn record_consent(
         audit_action,
         field: "purpose",
     };
-    let r = append(&state, &caller.label, &caller.tenant, action, draft).await?;
-    record_gpc(&state, &caller, subject, &headers, "POST /v1/subjects/{id}/consents").await?;
+    let r = append(&state, &caller, &headers, "POST /v1/subjects/{id}/consents", action, draft).await?;
     Ok((StatusCode::CREATED, axum::Json(record_out(&r))))
 }
 
@@ -218,14 +290,13 @@ pub async fn history(
     Path(id): Path<String>,
 ) -> Result<axum::Json<ConsentHistory>, ConsentError> {
     let subject = parse_subject_id(&id)?;
-    let records = state.store.consent_history(&caller.tenant, subject).await?;
-    let audit = AuditDraft::new(
-        &caller.label,
-        "consent.read",
-        &format!("subject:{subject}"),
-        json!({"records": records.len()}).to_string(),
-    );
-    state.store.record_read(&caller.tenant, audit).await?;
+    // The read and its audit entry are one transaction: no data leaves without its entry.
+    let label = caller.label.clone();
+    let audit = move |records: &[ConsentRecord]| {
+        let detail = json!({"records": records.len()}).to_string();
+        AuditDraft::new(&label, "consent.read", &format!("subject:{subject}"), detail)
+    };
+    let records = state.store.read_consent_history(&caller.tenant, subject, audit).await?.value;
     let index = state.index();
     let current = project(&records)
         .into_iter()
@@ -311,8 +382,7 @@ pub async fn channel(
         audit_action: "preference.channel",
         field: "channel",
     };
-    let r = append(&state, &caller.label, &caller.tenant, action, draft).await?;
-    record_gpc(&state, &caller, subject, &headers, "POST /v1/subjects/{id}/channels").await?;
+    let r = append(&state, &caller, &headers, "POST /v1/subjects/{id}/channels", action, draft).await?;
     let out = ChannelOut {
         channel: c.id.clone(),
         purpose: purpose.to_owned(),
@@ -358,8 +428,7 @@ pub async fn partner(
         audit_action: "preference.partner",
         field: "recipient",
     };
-    let r = append(&state, &caller.label, &caller.tenant, action, draft).await?;
-    record_gpc(&state, &caller, subject, &headers, "POST /v1/subjects/{id}/partners").await?;
+    let r = append(&state, &caller, &headers, "POST /v1/subjects/{id}/partners", action, draft).await?;
     Ok((StatusCode::CREATED, axum::Json(record_out(&r))))
 }
 
@@ -412,8 +481,6 @@ pub async fn mint_unsubscribe(
             .field("valid_days")
             .into());
     }
-    // The subject must exist in this tenant; the mint is recorded as a use of the subject's data.
-    state.store.get_subject(&caller.tenant, subject).await?;
     let expires = Timestamp::now()
         .checked_add(SignedDuration::from_hours(24 * i64::from(days)))
         .map_err(|_| ClientError::unprocessable("invalid_field", "the expiry is out of range").field("valid_days"))?;
@@ -423,7 +490,9 @@ pub async fn mint_unsubscribe(
     };
     let audit =
         AuditDraft::new(&caller.label, "unsubscribe_link.create", &format!("subject:{subject}"), what.to_string());
-    state.store.record_read(&caller.tenant, audit).await?;
+    // The subject must exist in this tenant; the mint is recorded as a use of the subject's data,
+    // checked and recorded in one transaction.
+    state.store.record_subject_read(&caller.tenant, subject, audit).await?;
     let token = state.signer.sign(&Unsubscribe { tenant: caller.tenant.clone(), subject, target, expires });
     let url = format!("{}/v1/unsubscribe/{token}", state.public_url);
     Ok((

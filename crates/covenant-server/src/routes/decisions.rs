@@ -1,7 +1,9 @@
 //! The decision API: may this activity use these categories of this person's data now? Answered
 //! from the engine's in-memory cache; a subject is read from the store only on its first decision,
 //! and every ledger write is applied to the cache as soon as it commits, so a withdrawal is
-//! visible to the very next decision.
+//! visible to the very next decision. Writes by other server processes sharing a PostgreSQL
+//! database drop the subject from the cache when their notice arrives; while notices cannot be
+//! heard, decisions read through to the store (see [`crate::state`]).
 
 use axum::Extension;
 use axum::extract::State;
@@ -138,8 +140,29 @@ fn from_store(e: StoreError) -> DecisionError {
     }
 }
 
+/// Decides one prepared query from the store, bypassing the cache.
+async fn decide_read_through(
+    state: &AppState,
+    tc: &TenantCache,
+    who: &Who,
+    q: &Query,
+) -> Result<Decision, DecisionError> {
+    let subject = match who {
+        Who::Id(id) => *id,
+        Who::Identity(identity) => {
+            let s = state.store.find_subject_by_identity(tc.tenant(), identity).await.map_err(from_store)?;
+            s.ok_or_else(ClientError::subject_not_found)?.id
+        }
+    };
+    let s = state.read_state(tc.tenant(), subject).await.map_err(from_store)?;
+    Ok(covenant_engine::decide(tc.index(), &s, q, Timestamp::now()))
+}
+
 /// Decides one prepared query, loading the subject into the cache on a miss.
 async fn decide_one(state: &AppState, tc: &TenantCache, who: &Who, q: &Query) -> Result<Decision, DecisionError> {
+    if !state.cache_trusted() {
+        return decide_read_through(state, tc, who, q).await;
+    }
     let subject = resolve(state, tc, who).await?;
     loop {
         match tc.decide_subject(subject, q, Timestamp::now()) {

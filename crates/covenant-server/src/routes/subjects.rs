@@ -7,8 +7,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use covenant_core::audit::AuditDraft;
 use covenant_core::{Identity, Jurisdiction, LifecycleEvent, LifecycleKind, SubjectId};
-use covenant_engine::UnderAge;
-use covenant_store::{FlagKind, NewSubject, Store as _, StoreError, Subject, SubjectFlag};
+use covenant_engine::{PolicyIndex, UnderAge};
+use covenant_store::{Also, AlsoWritten, FlagKind, NewSubject, Store as _, StoreError, Subject, SubjectFlag};
 use jiff::Timestamp;
 use jiff::civil::Date;
 use serde_json::json;
@@ -20,7 +20,7 @@ use crate::convert::{
     check_text, event_out, flag_out, parse_identity, parse_subject_id, parse_time, store_failure, subject_out,
 };
 use crate::error::{ClientError, ErrorBody, Failure};
-use crate::routes::record_gpc;
+use crate::routes::consents::{GpcSignal, apply_also, gpc_also};
 use crate::state::{Shared, link};
 
 /// Why a subject request failed.
@@ -210,13 +210,16 @@ pub async fn register(
     };
     let audit =
         draft(&caller, "subject.register", "subject", json!({"type": req.subject_type, "identity_kinds": kinds}));
-    let written = state.store.register_subject(new, audit).await.map_err(|e| match e {
+    // The registration and the request's GPC signal are one transaction.
+    let signal = GpcSignal::of(&state, &caller, None, &headers, "POST /v1/subjects").await?;
+    let also = move |s: &Subject| gpc_also(signal, s.id);
+    let (written, also) = state.store.register_subject_with(new, audit, also).await.map_err(|e| match e {
         StoreError::Conflict(m) => SubjectError::IdentityTaken(taken_field(&m, &req)),
         e => SubjectError::Store(e),
     })?;
     let subject = written.value;
     link(&state.tenant_cache(&caller.tenant), &subject);
-    record_gpc(&state, &caller, subject.id, &headers, "POST /v1/subjects").await?;
+    apply_also(&state, &also);
     let location = format!("/v1/subjects/{}", subject.id);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], axum::Json(subject_out(&subject, &[]))).into_response())
 }
@@ -227,14 +230,6 @@ fn taken_field(message: &str, req: &RegisterSubject) -> String {
         .iter()
         .position(|i| Identity::parse(&i.kind, &i.value).is_ok_and(|id| message.contains(&format!("`{}`", id.key()))))
         .map_or_else(|| "identities".to_owned(), |i| format!("identities[{i}]"))
-}
-
-/// Reads a subject and its events, recording the read in the audit log first.
-async fn audited_read(state: &Shared, caller: &Caller, subject: Subject, by: &str) -> Result<SubjectOut, SubjectError> {
-    let events = state.store.list_events(&caller.tenant, subject.id).await?;
-    let audit = draft(caller, "subject.read", &format!("subject:{}", subject.id), json!({"by": by}));
-    state.store.record_read(&caller.tenant, audit).await?;
-    Ok(subject_out(&subject, &events))
 }
 
 /// Look up a subject by id (an audited read).
@@ -253,8 +248,10 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<axum::Json<SubjectOut>, SubjectError> {
     let id = parse_subject_id(&id)?;
-    let subject = state.store.get_subject(&caller.tenant, id).await?;
-    Ok(axum::Json(audited_read(&state, &caller, subject, "id").await?))
+    // The read and its audit entry are one transaction: no data leaves without its entry.
+    let audit = draft(&caller, "subject.read", &format!("subject:{id}"), json!({"by": "id"}));
+    let (subject, events) = state.store.read_subject(&caller.tenant, id, audit).await?.value;
+    Ok(axum::Json(subject_out(&subject, &events)))
 }
 
 /// Look up a subject by one of its identities (an audited read). The identity is sent in the
@@ -275,12 +272,13 @@ pub async fn lookup(
     JsonBody(req): JsonBody<LookupSubject>,
 ) -> Result<axum::Json<SubjectOut>, SubjectError> {
     let identity = parse_identity(&req.identity, "identity")?;
-    let subject = state
-        .store
-        .find_subject_by_identity(&caller.tenant, &identity)
-        .await?
-        .ok_or_else(ClientError::subject_not_found)?;
-    Ok(axum::Json(audited_read(&state, &caller, subject, &identity.kind_name()).await?))
+    // The read and its audit entry are one transaction; the entry names the subject found.
+    let (label, by) = (caller.label.clone(), identity.kind_name());
+    let audit = move |s: &Subject| {
+        AuditDraft::new(&label, "subject.read", &format!("subject:{}", s.id), json!({"by": by}).to_string())
+    };
+    let (subject, events) = state.store.lookup_subject(&caller.tenant, &identity, audit).await?.value;
+    Ok(axum::Json(subject_out(&subject, &events)))
 }
 
 /// Add an identity to a subject.
@@ -307,13 +305,18 @@ pub async fn add_identity(
     let id = parse_subject_id(&id)?;
     let identity = parse_identity(&req.identity, "identity")?;
     let audit = draft(&caller, "subject.identity.add", &format!("subject:{id}"), json!({"kind": identity.kind_name()}));
-    let written =
-        state.store.add_identity(&caller.tenant, id, identity, Timestamp::now(), audit).await.map_err(|e| match e {
+    // The new identity and the request's GPC signal are one transaction.
+    let signal = GpcSignal::of(&state, &caller, Some(id), &headers, "POST /v1/subjects/{id}/identities").await?;
+    let (written, also) = state
+        .store
+        .add_identity_with(&caller.tenant, id, identity, Timestamp::now(), audit, gpc_also(signal, id))
+        .await
+        .map_err(|e| match e {
             StoreError::Conflict(_) => SubjectError::IdentityTaken("identity".to_owned()),
             e => SubjectError::Store(e),
         })?;
     link(&state.tenant_cache(&caller.tenant), &written.value);
-    record_gpc(&state, &caller, id, &headers, "POST /v1/subjects/{id}/identities").await?;
+    apply_also(&state, &also);
     Ok(axum::Json(subject_out(&written.value, &[])))
 }
 
@@ -350,41 +353,50 @@ pub async fn append_event(
     let target = format!("subject:{id}");
     let event = LifecycleEvent { kind, at, detail: req.detail.clone() };
     let audit = draft(&caller, "subject.event", &target, json!({"kind": kind.as_str(), "at": at.to_string()}));
-    let written = state.store.append_event(&caller.tenant, id, event, audit).await?;
-    let tc = state.tenant_cache(&caller.tenant);
-    let mut flags = Vec::new();
-    match kind {
-        LifecycleKind::UnderageFound => {
+    let signal = GpcSignal::of(&state, &caller, Some(id), &headers, "POST /v1/subjects/{id}/events").await?;
+    // The event, the under-age flag it may call for and the request's GPC signal are one
+    // transaction.
+    let (index, label) = (state.index().clone(), caller.label.clone());
+    let also = move |s: &Subject| {
+        let mut also = Vec::new();
+        if kind == LifecycleKind::UnderageFound {
             // promises W7, P8, O8, K10, T9: flagged at once (decisions deny from now on), and the
             // deletion of the person's data is due now.
-            let minimum = state.store.get_subject(&caller.tenant, id).await.ok().and_then(|s| minimum_for(&state, &s));
-            let flag = SubjectFlag {
-                kind: FlagKind::UnderAge,
-                set_at: now,
-                due: Some(now),
-                detail: Some(match minimum {
-                    Some(m) => format!("found to be under the minimum age of {m}; data to be deleted"),
-                    None => "found to be under the minimum age; data to be deleted".to_owned(),
-                }),
+            let detail = match minimum_for(&index, s) {
+                Some(m) => format!("found to be under the minimum age of {m}; data to be deleted"),
+                None => "found to be under the minimum age; data to be deleted".to_owned(),
             };
-            let audit =
-                draft(&caller, "subject.flag.set", &target, json!({"flag": "under_age", "due": now.to_string()}));
-            let w = state.store.set_flag(&caller.tenant, id, flag, audit).await?;
+            let flag = SubjectFlag { kind: FlagKind::UnderAge, set_at: now, due: Some(now), detail: Some(detail) };
+            let audit = AuditDraft::new(
+                &label,
+                "subject.flag.set",
+                &format!("subject:{}", s.id),
+                json!({"flag": "under_age", "due": now.to_string()}).to_string(),
+            );
+            also.push(Also::Flag(s.id, flag, audit));
+        }
+        also.extend(gpc_also(signal, s.id));
+        also
+    };
+    let (written, also) = state.store.append_event_with(&caller.tenant, id, event, audit, also).await?;
+    let tc = state.tenant_cache(&caller.tenant);
+    let mut flags = Vec::new();
+    for w in &also {
+        if let AlsoWritten::Flag(w) = w {
+            let minimum = minimum_for(state.index(), &w.value);
             tc.set_under_age(id, Some(UnderAge { minimum_age: minimum }));
             flags.extend(w.value.flag(&FlagKind::UnderAge).map(flag_out));
         }
-        LifecycleKind::Deceased => {
-            tc.set_deceased(id, true);
-        }
-        _ => {}
     }
-    record_gpc(&state, &caller, id, &headers, "POST /v1/subjects/{id}/events").await?;
+    if kind == LifecycleKind::Deceased {
+        tc.set_deceased(id, true);
+    }
+    apply_also(&state, &also);
     Ok((StatusCode::CREATED, axum::Json(EventRecorded { event: event_out(&written.value), flags })))
 }
 
 /// The minimum age that applies to a subject.
-fn minimum_for(state: &Shared, s: &Subject) -> Option<u8> {
-    let index = state.index();
+fn minimum_for(index: &PolicyIndex, s: &Subject) -> Option<u8> {
     match s.jurisdiction.as_ref().map(|j| j.as_str().to_owned()) {
         Some(j) => {
             let (country, sub) = match j.split_once('-') {

@@ -1,6 +1,7 @@
 //! Global Privacy Control: `Sec-GPC: 1` on an intake request is recorded as an opt-out of sale,
 //! sharing and targeted advertising; the support resource says so.
 
+use covenant_store::Store as _;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -74,5 +75,62 @@ async fn the_gpc_support_resource_is_served() {
     assert_eq!(res.status, StatusCode::OK);
     assert_eq!(res.headers.get("content-type").unwrap(), "application/json");
     assert_eq!(res.json, json!({"gpc": true, "lastUpdate": "2025-01-01"}));
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn the_signal_is_written_in_the_same_transaction_as_the_request_that_carried_it() {
+    let app = spawn_app().await;
+    let acme = super::tenant("acme");
+    let head = app.head("acme").await;
+    let body = json!({"type": "user", "identities": [{"kind": "email", "value": "ada@example.com"}]});
+    let res = app
+        .send(app.client.post(app.url("/v1/subjects")).bearer_auth(&app.acme).header("sec-gpc", "1").json(&body))
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+    let entries = app.store.audit_entries(&acme, head, 10).await.unwrap();
+    let actions: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["subject.register", "consent.gpc"]);
+    let ada = res.json["id"].as_str().unwrap().to_owned();
+    assert_eq!(entries[1].target, format!("subject:{ada}"));
+
+    // An event finding a person under age, with a signal: the event, the flag and the signal.
+    let kid = app.register(&app.acme, "kid@example.com").await;
+    let head = app.head("acme").await;
+    let res = app
+        .send(
+            app.client
+                .post(app.url(&format!("/v1/subjects/{kid}/events")))
+                .bearer_auth(&app.acme)
+                .header("sec-gpc", "1")
+                .json(&json!({"kind": "underage_found"})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+    assert_eq!(res.json["flags"][0]["kind"], "under_age", "{}", res.text);
+    let entries = app.store.audit_entries(&acme, head, 10).await.unwrap();
+    let actions: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["subject.event", "subject.flag.set", "consent.gpc"]);
+    let d = app.decide(&app.acme, &kid, "targeted_advertising").await;
+    assert_eq!(d.json["decision"], "deny", "{}", d.text);
+
+    // A refused request records no signal either.
+    let head = app.head("acme").await;
+    let bob = app.register(&app.acme, "bob@example.com").await;
+    let head_after_bob = app.head("acme").await;
+    assert_eq!(head_after_bob, head + 1);
+    for (path, body) in [
+        (format!("/v1/subjects/{bob}/consents"), json!({"purpose": "no_such_purpose", "action": "give"})),
+        (format!("/v1/subjects/{}/consents", uuid::Uuid::now_v7()), json!({"purpose": "newsletter", "action": "give"})),
+        // Bob's GPC would ride along with the new identity, which is Ada's: both are refused.
+        (format!("/v1/subjects/{bob}/identities"), json!({"identity": {"kind": "email", "value": "ada@example.com"}})),
+    ] {
+        let res =
+            app.send(app.client.post(app.url(&path)).bearer_auth(&app.acme).header("sec-gpc", "1").json(&body)).await;
+        assert!(res.status.is_client_error(), "{path}: {}", res.text);
+    }
+    assert_eq!(app.head("acme").await, head_after_bob, "nothing written");
+    let ledger = app.get(&app.acme, &format!("/v1/subjects/{bob}/consents")).await;
+    assert_eq!(ledger.json["records"], json!([]), "{}", ledger.text);
     app.finish().await;
 }

@@ -10,11 +10,13 @@ mod end_to_end;
 mod gpc;
 mod openapi;
 mod preferences;
+mod processes;
 mod subjects;
 mod tenancy;
 mod unsubscribe;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use covenant_core::TenantId;
@@ -84,6 +86,22 @@ impl Db {
         }
     }
 
+    /// Runs SQL as is, behind the store's back (triggers in place).
+    pub async fn raw(&self, sql: &str) {
+        match &self.kind {
+            Kind::Sqlite { .. } => {
+                let mut c = SqliteConnection::connect(&self.url).await.unwrap();
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&mut c).await.unwrap();
+                c.close().await.unwrap();
+            }
+            Kind::Postgres { .. } => {
+                let mut c = PgConnection::connect(&self.url).await.unwrap();
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&mut c).await.unwrap();
+                c.close().await.unwrap();
+            }
+        }
+    }
+
     async fn drop_database(&self) {
         if let Kind::Postgres { admin_url, name } = &self.kind {
             let mut admin = PgConnection::connect(admin_url).await.unwrap();
@@ -130,8 +148,66 @@ pub struct TestApp {
     pub acme: String,
     /// The admin key of `globex`.
     pub globex: String,
+    /// The server's state (its caches).
+    pub state: Arc<AppState>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+/// Another server on the same database, with stores, caches and a listener of its own, as a
+/// second server process would have.
+pub struct OtherServer {
+    pub base: String,
+    pub state: Arc<AppState>,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl OtherServer {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn finish(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+        self.state.store.close().await;
+    }
+}
+
+/// A running server.
+struct Started {
+    base: String,
+    state: Arc<AppState>,
+    shutdown: oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Starts the server on a database, serving an example policy, on 127.0.0.1:0.
+async fn start(url: &str, example: &str) -> Started {
+    let policy = covenant_policy::load_file(&policy_path(example)).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let base = format!("http://{addr}");
+    let config = Config {
+        policy,
+        secret: vec![42; 32],
+        public_url: base.clone(),
+        request_timeout: Duration::from_secs(10),
+        key_ttl: Duration::from_secs(60),
+    };
+    let server_store = SqlStore::connect(url).await.unwrap();
+    let state = Arc::new(AppState::new(server_store, config).unwrap());
+    let (tx, rx) = oneshot::channel::<()>();
+    let app = covenant_server::router(state.clone());
+    let server = tokio::spawn(covenant_server::serve(listener, app, async {
+        let _ = rx.await;
+    }));
+    Started { base, state, shutdown: tx, server }
 }
 
 /// The server on a fresh SQLite database.
@@ -147,33 +223,17 @@ pub async fn spawn_app_on(db: Db, example: &str) -> TestApp {
         let new = NewTenant { id: tenant(t), name: t.to_owned(), created_at: Timestamp::now() };
         store.create_tenant(new, AuditDraft::new("test", "tenant.create", &format!("tenant:{t}"), "")).await.unwrap();
     }
-    let policy = covenant_policy::load_file(&policy_path(example)).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let base = format!("http://{addr}");
-    let config = Config {
-        policy,
-        secret: vec![42; 32],
-        public_url: base.clone(),
-        request_timeout: Duration::from_secs(10),
-        key_ttl: Duration::from_secs(60),
-    };
-    let server_store = SqlStore::connect(&db.url).await.unwrap();
-    let state = std::sync::Arc::new(AppState::new(server_store, config).unwrap());
-    let (tx, rx) = oneshot::channel::<()>();
-    let app = covenant_server::router(state);
-    let server = tokio::spawn(covenant_server::serve(listener, app, async {
-        let _ = rx.await;
-    }));
+    let started = start(&db.url, example).await;
     let mut app = TestApp {
-        base,
+        base: started.base,
         client: reqwest::Client::new(),
         db,
         store,
         acme: String::new(),
         globex: String::new(),
-        shutdown: Some(tx),
-        server: Some(server),
+        state: started.state,
+        shutdown: Some(started.shutdown),
+        server: Some(started.server),
     };
     app.acme = app.key("acme", Role::Admin).await;
     app.globex = app.key("globex", Role::Admin).await;
@@ -200,6 +260,17 @@ impl Res {
 }
 
 impl TestApp {
+    /// Another server on the same database (serving the Oki-Toki example policy).
+    pub async fn other_server(&self) -> OtherServer {
+        let started = start(&self.db.url, "okitoki").await;
+        OtherServer {
+            base: started.base,
+            state: started.state,
+            shutdown: Some(started.shutdown),
+            server: Some(started.server),
+        }
+    }
+
     /// A new key of a tenant with a role.
     pub async fn key(&self, tenant_name: &str, role: Role) -> String {
         let new = NewApiKey {
@@ -266,7 +337,11 @@ impl TestApp {
             server.await.unwrap().unwrap();
         }
         self.store.close().await;
-        self.db.drop_database().await;
+        self.state.store.close().await;
+        // The server's state (and with it its watch over the database) goes first.
+        let TestApp { db, state, .. } = self;
+        drop(state);
+        db.drop_database().await;
     }
 }
 mod requests;

@@ -112,3 +112,39 @@ async fn look_ups_are_audited_reads_and_identities_are_normalised() {
     assert!(!entries[0].detail.contains("358"), "no personal data in the audit log: {}", entries[0].detail);
     app.finish().await;
 }
+
+#[tokio::test]
+async fn each_read_of_personal_data_leaves_exactly_one_audit_entry() {
+    let app = spawn_app().await;
+    let acme = super::tenant("acme");
+    let s = app.register(&app.acme, "ada@example.com").await;
+    assert_eq!(app.consent(&app.acme, &s, "newsletter", "give").await.status, StatusCode::CREATED);
+    let reads: [(&str, String, Option<serde_json::Value>); 4] = [
+        ("subject.read", format!("/v1/subjects/{s}"), None),
+        (
+            "subject.read",
+            "/v1/subjects/lookup".to_owned(),
+            Some(json!({"identity": {"kind": "email", "value": "ada@example.com"}})),
+        ),
+        ("consent.read", format!("/v1/subjects/{s}/consents"), None),
+        (
+            "unsubscribe_link.create",
+            format!("/v1/subjects/{s}/unsubscribe-links"),
+            Some(json!({"purpose": "newsletter"})),
+        ),
+    ];
+    for (action, path, body) in reads {
+        let head = app.head("acme").await;
+        let res = match body {
+            Some(b) => app.post(&app.acme, &path, b).await,
+            None => app.get(&app.acme, &path).await,
+        };
+        assert!(res.status.is_success(), "{path}: {}", res.text);
+        let entries = app.store.audit_entries(&acme, head, 10).await.unwrap();
+        assert_eq!(entries.len(), 1, "{path}");
+        assert_eq!((entries[0].action.as_str(), entries[0].target.clone()), (action, format!("subject:{s}")));
+    }
+    let history = app.store.audit_entries(&acme, 0, 100).await.unwrap();
+    assert_eq!(history.iter().rev().nth(1).map(|e| e.detail.as_str()), Some("{\"records\":1}"));
+    app.finish().await;
+}

@@ -7,7 +7,8 @@ use covenant_core::audit::AuditDraft;
 use covenant_core::ledger::{self, CollectionMethod, ConsentRecord, ConsentStatus, sha256_hex};
 use covenant_core::{Identity, Jurisdiction, LifecycleEvent, LifecycleKind, RecordId, SubjectId, TenantId};
 use covenant_store::{
-    AuditError, FlagKind, NewApiKey, NewSubject, NewTenant, Role, Store, StoreError, Subject, SubjectFlag, hash_secret,
+    Also, AlsoWritten, AuditError, Change, FlagKind, NewApiKey, NewSubject, NewTenant, Role, Store, StoreError,
+    Subject, SubjectFlag, hash_secret,
 };
 use futures_util::TryStreamExt;
 use jiff::Timestamp;
@@ -355,6 +356,47 @@ pub async fn removed_entries_are_found(db: Arc<Db>) {
     assert_eq!(err.seq(), 5, "{err}");
 }
 
+/// A chain long enough to be verified in ranges, one per core (at least 1,024 entries each):
+/// the first bad entry is still the one reported, also at a range's edge.
+pub async fn long_chains_are_verified_in_ranges(db: Arc<Db>) {
+    let s = &db.store;
+    let t = tenant(s, "acme").await;
+    let n = 2_100u64;
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..8u64 {
+        let (db, t) = (db.clone(), t.clone());
+        tasks.spawn(async move {
+            for i in (2 + w..=n).step_by(8) {
+                let d = AuditDraft::new("api", "subject.read", &format!("subject:{i}"), format!("read {i}"));
+                db.store.record_read(&t, d).await.unwrap();
+            }
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.unwrap();
+    }
+    let seen = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = seen.clone();
+    let progress = Arc::new(move |k: u64| {
+        counter.fetch_add(k, std::sync::atomic::Ordering::Relaxed);
+    });
+    assert_eq!(s.verify_audit_progress(&t, progress).await.unwrap(), Ok(n));
+    assert_eq!(seen.load(std::sync::atomic::Ordering::Relaxed), n, "progress adds up to the entries checked");
+
+    db.tamper("UPDATE audit_entries SET detail = 'R' || substr(detail, 2) WHERE tenant = 'acme' AND seq = 1600").await;
+    let err = s.verify_audit(&t).await.unwrap().unwrap_err();
+    assert_eq!(err.to_string(), "tenant `acme`: entry 1600 was altered (its content no longer matches its hash)");
+    // The last entry of the first range (of two) goes missing: found where it was, before 1600.
+    db.tamper("DELETE FROM audit_entries WHERE tenant = 'acme' AND seq = 1050").await;
+    let err = s.verify_audit(&t).await.unwrap().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "tenant `acme`: entry 1050 was expected but entry 1051 came next (entries missing or reordered)"
+    );
+    db.tamper("DELETE FROM audit_entries WHERE tenant = 'acme' AND seq = 1").await;
+    assert_eq!(s.verify_audit(&t).await.unwrap().unwrap_err().seq(), 1);
+}
+
 pub async fn concurrent_writers_keep_one_chain(db: Arc<Db>) {
     let t = tenant(&db.store, "acme").await;
     let other = Arc::new(db.open_again().await);
@@ -577,4 +619,247 @@ pub async fn failed_writes_among_concurrent_ones_roll_back_alone(db: Arc<Db>) {
         }
     }
     assert_eq!(s.verify_audit(&t).await.unwrap(), Ok(2 + 8 * 10));
+}
+
+/// Writes that change what servers cache announce it when they commit, on PostgreSQL, to every
+/// store watching the database (here a second store, as another server process); a lost
+/// connection is told, and the watch listens again by itself.
+pub async fn changes_are_announced_when_they_commit(db: Arc<Db>) {
+    let s = &db.store;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let other = db.open_again().await;
+    let watch = other.watch(move |c| {
+        let _ = tx.send(c);
+    });
+    if !db.is_postgres() {
+        assert!(watch.is_none(), "SQLite has one server process: nothing to watch");
+        other.close().await;
+        return;
+    }
+    let mut next = async || tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv()).await.unwrap().unwrap();
+    assert_eq!(next().await, Change::Listening { reconnected: false });
+    let t = tenant(s, "acme").await;
+    let changed = |subject: SubjectId| Change::Subject { tenant: t.clone(), subject };
+
+    let ada = subject(s, &t, "ada@example.com").await.id;
+    assert_eq!(next().await, changed(ada));
+    // A refused write announces nothing: the next notice is the next write's.
+    assert!(
+        s.register_subject(new_subject(&t, vec![email("ada@example.com")]), draft("subject.register")).await.is_err()
+    );
+    s.append_consent(consent(&t, ada, "newsletter", ConsentStatus::Given, "2026-03-01T00:00:00Z"), draft("c"))
+        .await
+        .unwrap();
+    assert_eq!(next().await, changed(ada));
+    s.add_identity(&t, ada, email("ada@work.example"), at("2026-03-01T00:00:00Z"), draft("i")).await.unwrap();
+    assert_eq!(next().await, changed(ada));
+    let flag = SubjectFlag { kind: FlagKind::Restricted, set_at: at("2026-03-01T00:00:00Z"), due: None, detail: None };
+    s.set_flag(&t, ada, flag, draft("f")).await.unwrap();
+    assert_eq!(next().await, changed(ada));
+    s.clear_flag(&t, ada, FlagKind::Restricted, draft("f")).await.unwrap();
+    assert_eq!(next().await, changed(ada));
+    let event = LifecycleEvent { kind: LifecycleKind::Deceased, at: at("2026-03-02T00:00:00Z"), detail: None };
+    s.append_event(&t, ada, event, draft("e")).await.unwrap();
+    assert_eq!(next().await, changed(ada));
+    let new =
+        NewApiKey { tenant: t.clone(), role: Role::Application, label: "app".into(), created_at: Timestamp::now() };
+    let key = s.create_api_key(new, draft("apikey.create")).await.unwrap().value;
+    s.revoke_api_key(&t, key.key.id, Timestamp::now(), draft("apikey.revoke")).await.unwrap();
+    assert_eq!(next().await, Change::Key { hash: hash_secret(&key.secret) });
+
+    // How long after a write returns its notice is heard (printed; not a pass/fail criterion).
+    let mut delays = Vec::new();
+    for i in 0..21 {
+        let when = format!("2026-03-02T00:00:{i:02}Z");
+        s.append_consent(consent(&t, ada, "newsletter", ConsentStatus::Given, &when), draft("c")).await.unwrap();
+        let written = std::time::Instant::now();
+        assert_eq!(next().await, changed(ada));
+        delays.push(written.elapsed());
+    }
+    delays.sort();
+    eprintln!("change notices heard after the write returned: median {:?}, max {:?}", delays[10], delays[20]);
+
+    // The watch's connection is cut: it says so, and listens again.
+    db.raw(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE application_name = 'covenant-listener' AND datname = current_database()",
+    )
+    .await
+    .unwrap();
+    assert!(matches!(next().await, Change::Lost { .. }));
+    assert_eq!(next().await, Change::Listening { reconnected: true });
+    s.append_consent(consent(&t, ada, "newsletter", ConsentStatus::Withdrawn, "2026-03-03T00:00:00Z"), draft("c"))
+        .await
+        .unwrap();
+    assert_eq!(next().await, changed(ada));
+    drop(watch);
+    other.close().await;
+}
+
+/// Reads of personal data through the API are one transaction with their audit entry: data is
+/// never returned without its entry, and a read that fails (not found, another tenant's subject,
+/// an audit entry that cannot be written) records nothing.
+pub async fn audited_reads_are_one_transaction(db: Arc<Db>) {
+    let s = &db.store;
+    let t = tenant(s, "acme").await;
+    let other = tenant(s, "globex").await;
+    let ada = subject(s, &t, "ada@example.com").await;
+    let event = LifecycleEvent { kind: LifecycleKind::Signup, at: at("2026-03-01T00:00:00Z"), detail: None };
+    s.append_event(&t, ada.id, event, draft("subject.event")).await.unwrap();
+    s.append_consent(consent(&t, ada.id, "newsletter", ConsentStatus::Given, "2026-03-01T00:00:00Z"), draft("c"))
+        .await
+        .unwrap();
+    let h = head(s, &t).await;
+
+    let w = s.read_subject(&t, ada.id, draft("subject.read")).await.unwrap();
+    assert_eq!(w.value.0, s.get_subject(&t, ada.id).await.unwrap());
+    assert_eq!(w.value.1.len(), 1);
+    assert_eq!((w.audit.seq, w.audit.action.as_str()), (h + 1, "subject.read"));
+    let w = s
+        .lookup_subject(&t, &email("ada@example.com"), |found: &Subject| {
+            AuditDraft::new("test", "subject.read", &format!("subject:{}", found.id), "{}")
+        })
+        .await
+        .unwrap();
+    assert_eq!(w.value.0.id, ada.id);
+    assert_eq!((w.audit.seq, w.audit.target.clone()), (h + 2, format!("subject:{}", ada.id)));
+    let w = s
+        .read_consent_history(&t, ada.id, |records: &[ConsentRecord]| {
+            AuditDraft::new("test", "consent.read", "subject", format!("{{\"records\":{}}}", records.len()))
+        })
+        .await
+        .unwrap();
+    assert_eq!(w.value.len(), 1);
+    assert_eq!((w.audit.seq, w.audit.detail.as_str()), (h + 3, "{\"records\":1}"));
+    assert_eq!(s.record_subject_read(&t, ada.id, draft("unsubscribe_link.create")).await.unwrap().seq, h + 4);
+    let h = h + 4;
+    assert_eq!(head(s, &t).await, h);
+
+    // Another tenant's subject is not found, and neither tenant's log records anything.
+    let ho = head(s, &other).await;
+    assert_not_found(s.read_subject(&other, ada.id, draft("subject.read")).await, "subject");
+    assert_not_found(s.lookup_subject(&other, &email("ada@example.com"), |_| draft("subject.read")).await, "subject");
+    assert_not_found(s.read_consent_history(&other, ada.id, |_| draft("consent.read")).await, "subject");
+    assert_not_found(s.record_subject_read(&other, ada.id, draft("x")).await, "subject");
+    assert_not_found(s.lookup_subject(&t, &email("nobody@example.com"), |_| draft("subject.read")).await, "subject");
+    assert_eq!((head(s, &t).await, head(s, &other).await), (h, ho));
+
+    // An entry that cannot be written undoes the read: drafted from what was read, then refused
+    // inside the transaction...
+    let bad = |_: &[ConsentRecord]| AuditDraft::new("", "consent.read", "subject", "");
+    assert_invalid(s.read_consent_history(&t, ada.id, bad).await, "audit actor");
+    let bad = |_: &Subject| AuditDraft::new("test", "", "subject", "");
+    assert_invalid(s.lookup_subject(&t, &email("ada@example.com"), bad).await, "audit action");
+    assert_eq!(head(s, &t).await, h);
+    // ...or failing to append, because the head was moved back behind the store's back (the
+    // next entry's number is taken): the read fails with it, and nothing is recorded.
+    let entries = s.audit_entries(&t, 0, 1000).await.unwrap().len();
+    db.raw("UPDATE audit_heads SET seq = seq - 1 WHERE tenant = 'acme'").await.unwrap();
+    assert!(s.read_subject(&t, ada.id, draft("subject.read")).await.is_err());
+    assert!(s.read_consent_history(&t, ada.id, |_| draft("consent.read")).await.is_err());
+    assert_eq!(s.audit_entries(&t, 0, 1000).await.unwrap().len(), entries);
+    db.raw("UPDATE audit_heads SET seq = seq + 1 WHERE tenant = 'acme'").await.unwrap();
+    assert_eq!(s.verify_audit(&t).await.unwrap(), Ok(h));
+}
+
+/// Writes that come with a request's main write (its `Sec-GPC` signal, the under-age flag an
+/// event calls for) commit with it or not at all, each with its own audit entry; on PostgreSQL
+/// a write undone announces nothing.
+pub async fn writes_made_with_a_request_commit_together(db: Arc<Db>) {
+    let s = &db.store;
+    let t = tenant(s, "acme").await;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let watch = s.watch(move |c| {
+        let _ = tx.send(c);
+    });
+    if watch.is_some() {
+        let first = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv()).await.unwrap();
+        assert_eq!(first, Some(Change::Listening { reconnected: false }));
+    }
+    let ada = subject(s, &t, "ada@example.com").await.id;
+    let gpc = {
+        let t = t.clone();
+        move |subject: SubjectId| {
+            let r = consent(&t, subject, "signal:gpc", ConsentStatus::Refused, "2026-03-01T00:00:00Z");
+            Also::Consent(r, draft("consent.gpc"))
+        }
+    };
+    let h = head(s, &t).await;
+    let given = consent(&t, ada, "newsletter", ConsentStatus::Given, "2026-03-01T00:00:00Z");
+    let (w, also) = s.append_consent_with(given, draft("consent.give"), vec![gpc(ada)]).await.unwrap();
+    assert_eq!(w.audit.seq, h + 1);
+    let [AlsoWritten::Consent(g)] = also.as_slice() else { panic!("{also:?}") };
+    assert_eq!((g.value.purpose.as_str(), g.audit.seq), ("signal:gpc", h + 2));
+    assert_eq!(s.consent_history(&t, ada).await.unwrap().len(), 2);
+
+    // The ride-along write fails (no such subject): the main write is undone with it.
+    let missing = SubjectId::from_uuid(Uuid::now_v7());
+    let withdrawn = consent(&t, ada, "newsletter", ConsentStatus::Withdrawn, "2026-03-02T00:00:00Z");
+    assert_not_found(s.append_consent_with(withdrawn, draft("consent.withdraw"), vec![gpc(missing)]).await, "subject");
+    let other_tenant = consent(&tid("globex"), ada, "signal:gpc", ConsentStatus::Refused, "2026-03-02T00:00:00Z");
+    let also = vec![Also::Consent(other_tenant, draft("consent.gpc"))];
+    let r = s.add_identity_with(&t, ada, email("ada@work.example"), at("2026-03-02T00:00:00Z"), draft("i"), also).await;
+    assert_invalid(r, "tenant");
+    assert_eq!(s.consent_history(&t, ada).await.unwrap().len(), 2);
+    assert_eq!(s.find_subject_by_identity(&t, &email("ada@work.example")).await.unwrap(), None);
+    assert_eq!(head(s, &t).await, h + 2);
+
+    // A registration's ride-along writes are about the new subject; if they fail, nobody is
+    // registered and the identity stays free.
+    let (w, also) = s
+        .register_subject_with(new_subject(&t, vec![email("bob@example.com")]), draft("subject.register"), {
+            let gpc = gpc.clone();
+            move |bob: &Subject| vec![gpc(bob.id)]
+        })
+        .await
+        .unwrap();
+    let bob = w.value.id;
+    assert!(matches!(also.as_slice(), [AlsoWritten::Consent(c)] if c.value.subject == bob));
+    assert_eq!(s.consent_history(&t, bob).await.unwrap()[0].purpose, "signal:gpc");
+    let r = s
+        .register_subject_with(new_subject(&t, vec![email("carol@example.com")]), draft("subject.register"), {
+            let gpc = gpc.clone();
+            move |_: &Subject| vec![gpc(missing)]
+        })
+        .await;
+    assert_not_found(r, "subject");
+    assert_eq!(s.find_subject_by_identity(&t, &email("carol@example.com")).await.unwrap(), None);
+
+    // An event and the flag it calls for, drafted from the subject as it is after the event.
+    let event = LifecycleEvent { kind: LifecycleKind::UnderageFound, at: at("2026-03-03T00:00:00Z"), detail: None };
+    let (w, also) = s
+        .append_event_with(&t, ada, event, draft("subject.event"), |s: &Subject| {
+            let flag = SubjectFlag {
+                kind: FlagKind::UnderAge,
+                set_at: at("2026-03-03T00:00:00Z"),
+                due: Some(at("2026-03-03T00:00:00Z")),
+                detail: Some(format!("{} identities", s.identities.len())),
+            };
+            vec![Also::Flag(s.id, flag, draft("subject.flag.set"))]
+        })
+        .await
+        .unwrap();
+    let [AlsoWritten::Flag(f)] = also.as_slice() else { panic!("{also:?}") };
+    assert_eq!(f.audit.seq, w.audit.seq + 1);
+    assert_eq!(f.value.flag(&FlagKind::UnderAge).and_then(|f| f.detail.clone()).as_deref(), Some("1 identities"));
+    assert!(s.get_subject(&t, ada).await.unwrap().flag(&FlagKind::UnderAge).is_some());
+    let n = head(s, &t).await;
+    assert_eq!(s.verify_audit(&t).await.unwrap(), Ok(n));
+
+    // The notices heard are those of committed writes only, in commit order.
+    let Some(watch) = watch else { return };
+    let mut heard = Vec::new();
+    while heard.len() < 4 {
+        match tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv()).await.unwrap().unwrap() {
+            Change::Subject { subject, .. } => heard.push(subject),
+            other => panic!("{other:?}"),
+        }
+    }
+    // Ada registered; Ada's consent with her GPC; Bob registered with his; Ada's event with her
+    // flag (PostgreSQL delivers a notice sent twice in one transaction once). None of the
+    // writes undone.
+    assert_eq!(heard, [ada, ada, bob, ada]);
+    let more = tokio::time::timeout(std::time::Duration::from_millis(300), rx.recv()).await;
+    assert!(more.is_err(), "{more:?}");
+    drop(watch);
 }

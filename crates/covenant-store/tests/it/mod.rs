@@ -40,6 +40,7 @@ conformance!(
     tampered_detail_is_found_at_its_entry,
     tampered_hash_is_found_at_its_entry,
     removed_entries_are_found,
+    long_chains_are_verified_in_ranges,
     concurrent_writers_keep_one_chain,
     failed_writes_among_concurrent_ones_roll_back_alone,
     api_keys,
@@ -47,6 +48,9 @@ conformance!(
     bad_input_is_refused_and_writes_nothing,
     lifecycle_events,
     flags,
+    changes_are_announced_when_they_commit,
+    audited_reads_are_one_transaction,
+    writes_made_with_a_request_commit_together,
 );
 
 /// The cases that need no access behind the store's back, on an in-memory SQLite database (whose
