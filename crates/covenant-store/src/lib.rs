@@ -90,12 +90,12 @@ pub use model::{
     Subject, SubjectFlag, Tenant, UnknownRole, Written,
 };
 pub use postgres::PostgresOptions;
+pub use postgres::{Change, Watch};
 pub use requests::{
     Attachment, CODE_ATTEMPTS, CODE_TTL, CODES_PER_HOUR, CodeCheck, CodeRefused, Customer, DataRequest, HistoryEntry,
     Job, JobId, JobState, MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS, MAX_JSON_BYTES, NewAttachment, NewCode, NewCustomer,
     NewJob, NewRequest, RequestFilter, RequestSource, RequestStore, RequestUpdate, Retry, backoff, hash_code,
 };
-pub use postgres::{Change, Watch};
 pub use sqlite::{Durability, SqliteOptions};
 pub use store::{AUDIT_PAGE, Backend, CONSENT_PAGE, MAX_PAGE, NewTenant, SqlStore, Store, Verified};
 pub use store::{Also, AlsoWritten, Progress, verify_paged};
