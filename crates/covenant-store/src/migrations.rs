@@ -13,12 +13,16 @@ use sqlx::SqlStr;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 /// (version, description, SQL) of each SQLite migration.
-pub(crate) const SQLITE: &[(i64, &str, &str)] =
-    &[(1, "initial", include_str!("../migrations/sqlite/0001_initial.sql"))];
+pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
+    (1, "initial", include_str!("../migrations/sqlite/0001_initial.sql")),
+    (3, "journal", include_str!("../migrations/sqlite/0003_journal.sql")),
+];
 
 /// (version, description, SQL) of each PostgreSQL migration.
-pub(crate) const POSTGRES: &[(i64, &str, &str)] =
-    &[(1, "initial", include_str!("../migrations/postgres/0001_initial.sql"))];
+pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
+    (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
+    (3, "journal", include_str!("../migrations/postgres/0003_journal.sql")),
+];
 
 /// A migrator for one backend's list.
 pub(crate) fn migrator(list: &'static [(i64, &'static str, &'static str)]) -> Migrator {
