@@ -11,6 +11,7 @@ mod audit;
 mod bench;
 mod bench_http;
 mod demo;
+mod dsr_cmd;
 mod policy_cmd;
 mod serve;
 
@@ -97,6 +98,9 @@ enum Command {
     /// Measure how fast Covenant answers
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Data-subject requests against the application databases: plan, run, runs
+    #[command(subcommand)]
+    Dsr(dsr_cmd::DsrCommand),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -322,6 +326,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
             apikey::create(&db, &tenant, &role, label.as_deref())
         }
         Command::Audit(AuditCommand::Verify { db }) => audit::verify(&db),
+        Command::Dsr(cmd) => match cmd {
+            dsr_cmd::DsrCommand::Plan { request, format } => dsr_cmd::plan(&request, format),
+            dsr_cmd::DsrCommand::Run { request, set, old, purposes, request_id, format, out } => {
+                dsr_cmd::run(&dsr_cmd::RunArgs {
+                    request: &request,
+                    set: &set,
+                    old: old.as_deref(),
+                    purposes: &purposes,
+                    request_id: request_id.as_deref(),
+                    format,
+                    out: out.as_deref(),
+                })
+            }
+            dsr_cmd::DsrCommand::Runs { config, limit, format } => dsr_cmd::runs(&config, limit, format),
+        },
         Command::Bench(BenchCommand::Decisions { subjects, seconds, policy, purposes }) => {
             bench::decisions(&bench::DecisionsOptions { subjects, seconds, policy: policy.as_deref(), purposes })
         }
