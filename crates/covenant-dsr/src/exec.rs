@@ -279,6 +279,35 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
     }
 
     async fn write(&self, request: &Request, plan: &Plan, progress: &dyn Progress) -> Result<Outcome, DsrError> {
+        let (run, report) = match self.prepare_plan(request, plan).await? {
+            Prepared::Fresh(run, report) => (run, report),
+            Prepared::Open(run) => {
+                progress.message(&format!("resuming run {run}"));
+                return self.resume(run, progress).await.map(|r| wrap(request.kind, r));
+            }
+        };
+        self.apply_steps(run, false, progress).await?;
+        let mut report = report;
+        report.run = run.to_string();
+        self.finish(run, &report).await?;
+        Ok(wrap(request.kind, report))
+    }
+
+    /// Prepares an erasure or rectification without applying it: computes the write set and
+    /// records the run and its steps in the journal. Returns the run, or the open run of the
+    /// same request. [`Executor::run`] with the same request then applies it (as a resume).
+    pub async fn prepare(&self, request: &Request) -> Result<RunId, DsrError> {
+        check_request(request)?;
+        if !request.kind.writes_databases() {
+            return Err(DsrError::Invalid(format!("a `{}` request writes nothing to prepare", request.kind)));
+        }
+        let plan = self.plan(request)?;
+        Ok(match self.prepare_plan(request, &plan).await? {
+            Prepared::Fresh(run, _) | Prepared::Open(run) => run,
+        })
+    }
+
+    async fn prepare_plan(&self, request: &Request, plan: &Plan) -> Result<Prepared, DsrError> {
         let key = request.key();
         let plan_hash = plan.hash();
         if let Some(run) = self.store.find_open_run(&self.tenant, &key).await? {
@@ -288,10 +317,8 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
                     run.id
                 )));
             }
-            progress.message(&format!("resuming run {}", run.id));
-            return self.resume(request, run.id).await.map(|r| wrap(request.kind, r));
+            return Ok(Prepared::Open(run.id));
         }
-
         if let Some(at) = self.keys_needed(plan)
             && self.key.is_none()
         {
@@ -359,25 +386,15 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
         };
         let n_steps = steps.len();
         let detail = serde_json::json!({ "request": key, "steps": n_steps });
-        let run = match self.store.create_run(new, steps, self.draft("dsr.run.create", "request", detail)).await {
-            Ok(w) => w.value,
+        match self.store.create_run(new, steps, self.draft("dsr.run.create", "request", detail)).await {
+            Ok(w) => Ok(Prepared::Fresh(w.value.id, report)),
             // Another process prepared the same request meanwhile: resume that run.
             Err(StoreError::Conflict(_)) => match self.store.find_open_run(&self.tenant, &key).await? {
-                Some(run) => {
-                    progress.message(&format!("resuming run {}", run.id));
-                    return self.resume(request, run.id).await.map(|r| wrap(request.kind, r));
-                }
-                None => {
-                    return Err(DsrError::Resume("the request's run changed while preparing it; run it again".into()));
-                }
+                Some(run) => Ok(Prepared::Open(run.id)),
+                None => Err(DsrError::Resume("the request's run changed while preparing it; run it again".into())),
             },
-            Err(e) => return Err(e.into()),
-        };
-        self.apply_steps(run.id, false, progress).await?;
-        let mut report = report;
-        report.run = run.id.to_string();
-        self.finish(run.id, &report).await?;
-        Ok(wrap(request.kind, report))
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The values a correction replaces.
@@ -467,14 +484,13 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
         Ok(())
     }
 
-    async fn resume(&self, request: &Request, id: RunId) -> Result<WriteReport, DsrError> {
+    async fn resume(&self, id: RunId, progress: &dyn Progress) -> Result<WriteReport, DsrError> {
         let run = self.store.get_run(&self.tenant, id).await?;
-        self.apply_steps(id, true, &Quiet).await?;
+        self.apply_steps(id, true, progress).await?;
         let mut report: WriteReport = serde_json::from_str(&run.report)
             .map_err(|e| DsrError::Internal(format!("the report of run `{id}` is unreadable: {e}")))?;
         report.run = id.to_string();
         report.resumed = true;
-        let _ = request;
         self.finish(id, &report).await?;
         Ok(report)
     }
@@ -681,6 +697,13 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
             _ => Outcome::Objection(report),
         })
     }
+}
+
+enum Prepared {
+    /// A new run, with the report it will give.
+    Fresh(RunId, WriteReport),
+    /// The open run of the same request.
+    Open(RunId),
 }
 
 fn uuid_v7() -> uuid::Uuid {
