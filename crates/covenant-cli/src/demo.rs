@@ -1,12 +1,16 @@
 //! `covenant demo`: the example policies, checked and rendered into a folder with an index page,
-//! then the API server on an embedded SQLite store with one example's policy, a `demo` tenant and
-//! an admin key.
+//! the demo application (a call-center CRM's databases, annotated, with a `covenant.toml`) in the
+//! same folder, then the API server on an embedded SQLite store with one example's policy, a
+//! `demo` tenant and an admin key.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
+
+/// How many contacts the demo application gets (`covenant demo-data` makes bigger ones).
+const DEMO_CONTACTS: u64 = 2_000;
 
 /// The examples shipped in the repository, found next to the workspace the binary was built from.
 fn default_examples() -> PathBuf {
@@ -37,6 +41,7 @@ pub struct DemoOptions<'a> {
 pub fn run(opts: &DemoOptions<'_>) -> Result<ExitCode> {
     let examples = opts.examples.map(Path::to_path_buf).unwrap_or_else(default_examples);
     render(opts.out, &examples)?;
+    crate::demo_data::ensure(opts.out, DEMO_CONTACTS)?;
     if opts.no_serve {
         return Ok(ExitCode::SUCCESS);
     }

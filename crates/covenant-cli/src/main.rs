@@ -10,8 +10,10 @@ mod apikey;
 mod audit;
 mod bench;
 mod bench_http;
+mod dataset_cmd;
 mod demo;
 mod dsr_cmd;
+mod demo_data;
 mod policy_cmd;
 mod serve;
 
@@ -37,6 +39,9 @@ enum Command {
     /// Writes, for each example company, the privacy notice (HTML and Markdown) and the record of
     /// processing activities (HTML, CSV, JSON), then prints the path of an index page to open in
     /// a browser.
+    ///
+    /// Generates the demo application into OUT too (a call-center CRM: OUT/crm.db, OUT/events.db,
+    /// their annotations and OUT/covenant.toml; kept when already there).
     ///
     /// Then starts the API server on an embedded SQLite store (OUT/covenant.db) enforcing one
     /// example's policy, with a `demo` tenant, and prints its address and a new admin key.
@@ -101,6 +106,95 @@ enum Command {
     /// Data-subject requests against the application databases: plan, run, runs
     #[command(subcommand)]
     Dsr(dsr_cmd::DsrCommand),
+    /// Work with dataset annotations: check, schema, generate
+    #[command(subcommand)]
+    Dataset(DatasetCommand),
+    /// Generate the demo application's databases, with its policy, annotations and covenant.toml
+    ///
+    /// The demo application is a call-center CRM under Oki-Toki's policy: two databases, `crm`
+    /// (accounts, users, contacts, client cards, comments, tickets, payments, AI messages,
+    /// invitations, marketing preferences) and `events` (email and login events). The data is
+    /// realistic and deterministic: the same arguments give the same rows. Ada Lovelace
+    /// (ada@example.com) is always there, with rows in eleven tables.
+    ///
+    /// Writes OUT/crm.db and OUT/events.db (or, with --postgres, loads both sets of tables side by
+    /// side into that database), copies policy.toml, crm.dataset.toml and events.dataset.toml
+    /// into OUT and writes OUT/covenant.toml, whose path is printed on the last line.
+    ///
+    /// Example: covenant demo-data --contacts 10000 --out demo-app
+    DemoData {
+        /// About how many contacts (over contacts/100 accounts, with one user per 20 contacts)
+        #[arg(long, default_value_t = 10_000)]
+        contacts: u64,
+        /// The folder to write into
+        #[arg(long)]
+        out: PathBuf,
+        /// The seed of the generator
+        #[arg(long, default_value_t = covenant_demo_app::DEFAULT_SEED)]
+        seed: u64,
+        /// The day generated time ends (YYYY-MM-DD; it spreads over the three years before)
+        #[arg(long, default_value = covenant_demo_app::DEFAULT_UNTIL)]
+        until: String,
+        /// Load into this PostgreSQL database (postgres://USER:PASSWORD@HOST/DATABASE) instead
+        #[arg(long)]
+        postgres: Option<String>,
+        /// Overwrite existing demo databases (or drop and recreate the tables on PostgreSQL)
+        #[arg(long)]
+        replace: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum DatasetCommand {
+    /// Check dataset annotation files against the policy (and, with --db, the live database)
+    ///
+    /// Prints every problem with file:line:col, then the policy's categories no file holds.
+    /// With --db, every table and column the annotations name must exist in the database.
+    /// Exits 0 when no file has errors (warnings are allowed unless --deny-warnings), 1 otherwise.
+    ///
+    /// Example: covenant dataset check --policy examples/okitoki/policy.toml examples/crm/*.dataset.toml
+    Check {
+        /// The policy the annotations serve
+        #[arg(long)]
+        policy: PathBuf,
+        /// Annotation files (.toml, or .yaml/.yml)
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The database the annotations describe (sqlite://PATH or postgres://…): once for all
+        /// files, or once per file in the same order
+        #[arg(long)]
+        db: Vec<String>,
+        /// Treat warnings as errors
+        #[arg(long)]
+        deny_warnings: bool,
+        /// Print only problems, not the per-file summary
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Print the JSON Schema of the dataset annotation format
+    Schema,
+    /// Draft annotations from a live database's schema
+    ///
+    /// Reads the tables, columns, keys and foreign keys of an SQLite file or of a PostgreSQL
+    /// database's current schema, and writes annotations guessing categories, identities,
+    /// timestamps and links from names and types. Every guess is marked `# guessed:` for review.
+    /// With --policy, categories are the policy's closest ones and the draft is checked.
+    ///
+    /// Example: covenant dataset generate --db sqlite://demo-app/crm.db --policy demo-app/policy.toml
+    Generate {
+        /// The database: sqlite://PATH or postgres://USER:PASSWORD@HOST/DATABASE
+        #[arg(long)]
+        db: String,
+        /// Pick categories, subject types and legal holds from this policy
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// The dataset id (default: the file or database name)
+        #[arg(long)]
+        id: Option<String>,
+        /// Write to this file instead of standard output
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -320,6 +414,25 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     LogFormatArg::Json => covenant_server::telemetry::LogFormat::Json,
                 },
                 timeout: std::time::Duration::from_secs(timeout.max(1)),
+            })
+        }
+        Command::Dataset(cmd) => match cmd {
+            DatasetCommand::Check { policy, files, db, deny_warnings, quiet } => {
+                dataset_cmd::check(&policy, &files, &db, deny_warnings, quiet)
+            }
+            DatasetCommand::Schema => Ok(dataset_cmd::schema()),
+            DatasetCommand::Generate { db, policy, id, out } => {
+                dataset_cmd::generate(&db, policy.as_deref(), id.as_deref(), out.as_deref())
+            }
+        },
+        Command::DemoData { contacts, out, seed, until, postgres, replace } => {
+            demo_data::run(&demo_data::DemoDataOptions {
+                contacts,
+                out: &out,
+                seed,
+                until: Some(&until),
+                postgres: postgres.as_deref(),
+                replace,
             })
         }
         Command::Apikey(ApikeyCommand::Create { db, tenant, role, label }) => {
