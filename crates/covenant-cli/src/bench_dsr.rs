@@ -211,7 +211,9 @@ async fn users(crm: &Connector, count: usize) -> Result<Vec<User>> {
     let step = (rows.len() / count.max(1)).max(1);
     let mut out = Vec::new();
     for r in rows.iter().step_by(step).take(count) {
-        let (Some(Value::Integer(id)), Some(email), Some(public_id)) = (r.first(), r.get(1), r.get(2)) else { continue };
+        let (Some(Value::Integer(id)), Some(email), Some(public_id)) = (r.first(), r.get(1), r.get(2)) else {
+            continue;
+        };
         out.push(User {
             id: *id,
             email: email.as_text().unwrap_or_default(),
@@ -259,7 +261,11 @@ pub fn run(opts: &DsrBenchOptions<'_>) -> Result<ExitCode> {
         let store = Arc::new(store);
         let exec = Arc::new(Executor::open(&config, store.clone()).await?.with_actor("bench"));
         if config.datasets.len() != 2 {
-            bail!("the demo application has two datasets, `crm` and `events`; `{}` has {}", config_path.display(), config.datasets.len());
+            bail!(
+                "the demo application has two datasets, `crm` and `events`; `{}` has {}",
+                config_path.display(),
+                config.datasets.len()
+            );
         }
         let opts2 = ConnectorOptions { max_connections: 2, ..ConnectorOptions::default() };
         let crm = Connector::connect(&config.datasets[0].url, &opts2).await?;
@@ -271,7 +277,10 @@ pub fn run(opts: &DsrBenchOptions<'_>) -> Result<ExitCode> {
         let n = opts.samples;
         let all = users(&crm, 4 * n + opts.batch).await?;
         if all.len() < 4 * n {
-            bail!("the demo database has {} users; generate more contacts (one user per 20) or take fewer samples", all.len());
+            bail!(
+                "the demo database has {} users; generate more contacts (one user per 20) or take fewer samples",
+                all.len()
+            );
         }
         let (access_users, rest) = all.split_at(n);
         let (erase_users, rest) = rest.split_at(n);
@@ -348,7 +357,12 @@ pub fn run(opts: &DsrBenchOptions<'_>) -> Result<ExitCode> {
         println!("erasure median ms: {e:.2}");
         println!("hand-written access median ms: {ha:.2}");
         println!("hand-written erasure median ms: {he:.2}");
-        println!("overhead vs hand-written SQL: {:.2} (access {:.2}, erasure {:.2})", (a + e) / (ha + he).max(1e-9), a / ha.max(1e-9), e / he.max(1e-9));
+        println!(
+            "overhead vs hand-written SQL: {:.2} (access {:.2}, erasure {:.2})",
+            (a + e) / (ha + he).max(1e-9),
+            a / ha.max(1e-9),
+            e / he.max(1e-9)
+        );
         println!(
             "batch of {done} erasures, {} at a time: {:.1} s, erasures/s: {:.0}",
             opts.concurrency,

@@ -13,8 +13,8 @@ mod bench_dsr;
 mod bench_http;
 mod dataset_cmd;
 mod demo;
-mod dsr_cmd;
 mod demo_data;
+mod dsr_cmd;
 mod policy_cmd;
 mod serve;
 

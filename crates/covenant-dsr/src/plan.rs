@@ -635,7 +635,9 @@ impl Plan {
                         None => String::new(),
                     };
                     let how = match &l.via {
-                        Via::Identity { column, kind } => format!("{}.{column} holds a `{kind}` identity", l.table),
+                        Via::Identity { column, kind } => {
+                            format!("{}.{column} holds one of the person's `{kind}` identities", l.table)
+                        }
                         Via::Reference { columns, from, from_columns, link, direction } => {
                             let arrow = if direction == "referencing" { "references" } else { "is referenced by" };
                             format!(
@@ -687,11 +689,22 @@ impl Plan {
                         let _ = writeln!(out, "    {}. {}", i + 1, render_action(a));
                         match a {
                             Action::Update { kept, .. } => {
+                                let mut holds: Vec<(&HoldRef, Vec<&str>)> = Vec::new();
                                 for k in kept {
+                                    match holds.iter_mut().find(|(h, _)| h.id == k.hold.id) {
+                                        Some((_, cols)) => cols.push(&k.column),
+                                        None => holds.push((&k.hold, vec![&k.column])),
+                                    }
+                                }
+                                for (h, cols) in holds {
                                     let _ = writeln!(
                                         out,
                                         "       keep {} under legal hold `{}` ({}): {}; {}",
-                                        k.column, k.hold.id, k.hold.name, k.hold.basis, k.hold.period
+                                        cols.join(", "),
+                                        h.id,
+                                        h.name,
+                                        h.basis,
+                                        h.period
                                     );
                                 }
                             }
