@@ -242,7 +242,13 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
     }
 
     async fn read(&self, request: &Request, plan: &Plan) -> Result<Outcome, DsrError> {
-        let found = self.discover(request, plan).await?;
+        // Reading personal data leaves an audit entry; it is written while the data is read.
+        let detail = serde_json::json!({ "request": request.key(), "kind": request.kind.as_str() });
+        let audit =
+            self.store.record_read(&self.tenant, self.draft(&format!("dsr.{}", request.kind), "request", detail));
+        let (found, audit) = futures_util::future::join(self.discover(request, plan), audit).await;
+        audit?;
+        let found = found?;
         let datasets: Vec<&Dataset> = self.datasets.iter().collect();
         let now = Timestamp::now();
         let outcome = match request.kind {
@@ -252,9 +258,6 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
                 if kind == RequestKind::Export { Outcome::Export(r) } else { Outcome::Access(r) }
             }
         };
-        // Reading personal data leaves an audit entry.
-        let detail = serde_json::json!({ "request": request.key(), "rows": found.row_count() });
-        self.store.record_read(&self.tenant, self.draft(&format!("dsr.{}", request.kind), "request", detail)).await?;
         Ok(outcome)
     }
 

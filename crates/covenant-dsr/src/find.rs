@@ -192,6 +192,8 @@ pub async fn discover(plan: &Plan, sources: &[Source<'_>], identities: &[Identit
     loop {
         for (di, s) in sources.iter().enumerate() {
             let f = &mut found[di];
+            // Identity lookups, run together.
+            let mut jobs = Vec::new();
             for l in &s.plan.lookups {
                 let Via::Identity { column, kind } = &l.via else { continue };
                 let Some(t) = s.dataset.table(&l.table) else { continue };
@@ -201,24 +203,27 @@ pub async fn discover(plan: &Plan, sources: &[Source<'_>], identities: &[Identit
                     .filter(|i| asked.insert((di, t.name.clone(), column.clone(), i.key())))
                     .map(|i| vec![Value::Text(i.value().to_owned())])
                     .collect();
-                if values.is_empty() {
-                    continue;
+                let Some(rows) = f.tables.get(&t.name) else { continue };
+                if !values.is_empty() {
+                    jobs.push((l, t, table_ref(t), rows.columns.clone(), column, values));
                 }
+            }
+            let fetched = futures_util::future::join_all(jobs.iter().map(|(_, _, tr, cols, column, values)| {
+                s.connector.fetch(tr, cols, std::slice::from_ref(*column), values)
+            }))
+            .await;
+            for ((l, t, _, _, _, _), fetched) in jobs.iter().zip(fetched) {
+                let mut fetched = fetched.map_err(DsrError::db(&s.dataset.id))?;
                 let Some(rows) = f.tables.get_mut(&t.name) else { continue };
-                let mut fetched = s
-                    .connector
-                    .fetch(&table_ref(t), &rows.columns, std::slice::from_ref(column), &values)
-                    .await
-                    .map_err(DsrError::db(&s.dataset.id))?;
                 if let (Some(c), Some(col)) = (customer, &l.controller_column) {
                     let i = rows.index(col);
                     fetched.retain(|r| i.and_then(|i| r.get(i)).and_then(Value::as_text).as_deref() == Some(c));
                 }
                 add_rows(rows, t, fetched);
             }
-            // References, until nothing new is found in this dataset.
+            // References, until nothing new is found in this dataset; each pass runs together.
             loop {
-                let mut progress = false;
+                let mut jobs = Vec::new();
                 for (li, l) in s.plan.lookups.iter().enumerate() {
                     let Via::Reference { columns, from, from_columns, .. } = &l.via else { continue };
                     let (Some(t), Some(src)) = (s.dataset.table(&l.table), f.tables.get(from)) else { continue };
@@ -233,21 +238,23 @@ pub async fn discover(plan: &Plan, sources: &[Source<'_>], identities: &[Identit
                             }
                         }
                     }
-                    if values.is_empty() {
-                        continue;
-                    }
-                    let Some(rows) = f.tables.get_mut(&t.name) else { continue };
-                    let fetched = s
-                        .connector
-                        .fetch(&table_ref(t), &rows.columns, columns, &values)
-                        .await
-                        .map_err(DsrError::db(&s.dataset.id))?;
-                    if !add_rows(rows, t, fetched).is_empty() {
-                        progress = true;
+                    let Some(rows) = f.tables.get(&t.name) else { continue };
+                    if !values.is_empty() {
+                        jobs.push((t, table_ref(t), rows.columns.clone(), columns, values));
                     }
                 }
-                if !progress {
+                if jobs.is_empty() {
                     break;
+                }
+                let fetched = futures_util::future::join_all(
+                    jobs.iter().map(|(_, tr, cols, columns, values)| s.connector.fetch(tr, cols, columns, values)),
+                )
+                .await;
+                for ((t, _, _, _, _), fetched) in jobs.iter().zip(fetched) {
+                    let fetched = fetched.map_err(DsrError::db(&s.dataset.id))?;
+                    if let Some(rows) = f.tables.get_mut(&t.name) {
+                        add_rows(rows, t, fetched);
+                    }
                 }
             }
         }
