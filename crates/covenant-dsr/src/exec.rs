@@ -289,10 +289,10 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
                 return self.resume(run, progress).await.map(|r| wrap(request.kind, r));
             }
         };
-        self.apply_steps(run, false, progress).await?;
+        let applied = self.apply_steps(run, false, progress).await?;
         let mut report = report;
         report.run = run.to_string();
-        self.finish(run, &report).await?;
+        self.finish(run, &report, applied).await?;
         Ok(wrap(request.kind, report))
     }
 
@@ -447,10 +447,18 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
 
     /// Applies the pending steps of a run; `in_doubt`: read back first and apply only what is
     /// missing.
-    async fn apply_steps(&self, run: RunId, in_doubt: bool, progress: &dyn Progress) -> Result<(), DsrError> {
+    /// Returns the last step applied and its rows, whose mark is left to [`Self::finish`].
+    async fn apply_steps(
+        &self,
+        run: RunId,
+        in_doubt: bool,
+        progress: &dyn Progress,
+    ) -> Result<Vec<(u32, u64)>, DsrError> {
         let steps = self.store.run_steps(&self.tenant, run).await?;
         let pending: Vec<_> = steps.into_iter().filter(|s| s.state == StepState::Pending).collect();
         progress.start(pending.len() as u64);
+        let last = pending.last().map(|s| s.seq);
+        let mut deferred = Vec::new();
         for step in pending {
             let Some(i) = self.datasets.iter().position(|d| d.id == step.dataset) else {
                 return Err(DsrError::Resume(format!(
@@ -466,6 +474,12 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
             progress.message(&format!("applying {} ({rows} rows)", step.dataset));
             let changed =
                 if ops.is_empty() { 0 } else { connector.apply(&ops).await.map_err(DsrError::db(&step.dataset))? };
+            if Some(step.seq) == last {
+                // Marked by the finish, in the same transaction.
+                deferred.push((step.seq, changed));
+                progress.advance();
+                continue;
+            }
             let detail = serde_json::json!({ "run": run.to_string(), "step": step.seq, "dataset": step.dataset, "rows": changed });
             match self
                 .store
@@ -484,21 +498,21 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
             }
             progress.advance();
         }
-        Ok(())
+        Ok(deferred)
     }
 
     async fn resume(&self, id: RunId, progress: &dyn Progress) -> Result<WriteReport, DsrError> {
         let run = self.store.get_run(&self.tenant, id).await?;
-        self.apply_steps(id, true, progress).await?;
+        let applied = self.apply_steps(id, true, progress).await?;
         let mut report: WriteReport = serde_json::from_str(&run.report)
             .map_err(|e| DsrError::Internal(format!("the report of run `{id}` is unreadable: {e}")))?;
         report.run = id.to_string();
         report.resumed = true;
-        self.finish(id, &report).await?;
+        self.finish(id, &report, applied).await?;
         Ok(report)
     }
 
-    async fn finish(&self, id: RunId, report: &WriteReport) -> Result<(), DsrError> {
+    async fn finish(&self, id: RunId, report: &WriteReport, applied: Vec<(u32, u64)>) -> Result<(), DsrError> {
         let json = serde_json::to_string(report).map_err(|e| DsrError::Internal(e.to_string()))?;
         let detail = serde_json::json!({ "run": id.to_string(), "state": "done" });
         match self
@@ -509,6 +523,7 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
                 RunState::Done,
                 json,
                 Timestamp::now(),
+                applied,
                 self.draft("dsr.run.finish", &format!("run:{id}"), detail),
             )
             .await
@@ -688,6 +703,7 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
                 RunState::Done,
                 json,
                 now,
+                Vec::new(),
                 self.draft("dsr.run.finish", &format!("run:{}", run.id), detail),
             )
             .await

@@ -208,7 +208,9 @@ pub trait JournalStore: Send + Sync {
     ) -> impl Future<Output = std::result::Result<Written<Step>, StoreError>> + Send;
 
     /// Finishes an open run (`Done` or `Failed`) with its final report, and clears the steps'
-    /// write sets. Finishing a run that is not open is a [`StoreError::Conflict`].
+    /// write sets. `applied` marks the last steps applied in the same transaction (step number,
+    /// rows changed): it saves a write after the last step. Finishing a run that is not open is
+    /// a [`StoreError::Conflict`].
     fn finish_run(
         &self,
         tenant: &TenantId,
@@ -216,6 +218,7 @@ pub trait JournalStore: Send + Sync {
         state: RunState,
         report: String,
         at: Timestamp,
+        applied: Vec<(u32, u64)>,
         audit: AuditDraft,
     ) -> impl Future<Output = std::result::Result<Written<Run>, StoreError>> + Send;
 }
@@ -480,6 +483,7 @@ async fn mark_step_applied<C: Conn>(
     Ok((step, audit))
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn finish_run<C: Conn>(
     c: &mut C,
     tenant: &TenantId,
@@ -487,6 +491,7 @@ async fn finish_run<C: Conn>(
     state: RunState,
     report: String,
     at: Timestamp,
+    applied: Vec<(u32, u64)>,
     draft: AuditDraft,
 ) -> Result<(Run, AuditEntryOf)> {
     if state == RunState::Open {
@@ -503,6 +508,15 @@ async fn finish_run<C: Conn>(
     if n == 0 {
         let run = load_run(c, tenant, id).await?;
         return Err(StoreError::Conflict(format!("request run `{id}` is {}, not open", run.state.as_str())));
+    }
+    for (seq, rows) in applied {
+        c.exec(
+            "marking a request step applied",
+            "UPDATE dsr_steps SET state = 'applied', rows_changed = $4, applied_at = $5 \
+             WHERE tenant = $1 AND run = $2 AND seq = $3 AND state = 'pending'",
+            args![tenant.as_str(), id.0, i64::from(seq), i(rows, "rows changed")?, micros(truncate(at))],
+        )
+        .await?;
     }
     c.exec(
         "clearing the write sets of a finished run",
@@ -563,11 +577,12 @@ impl JournalStore for SqlStore {
         state: RunState,
         report: String,
         at: Timestamp,
+        applied: Vec<(u32, u64)>,
         audit: AuditDraft,
     ) -> Result<Written<Run>> {
         check_report(&report)?;
         check_draft(&audit)?;
         let tenant = tenant.clone();
-        on!(self.write, |c| finish_run(c, &tenant, id, state, report, at, audit).await.map(written))
+        on!(self.write, |c| finish_run(c, &tenant, id, state, report, at, applied, audit).await.map(written))
     }
 }

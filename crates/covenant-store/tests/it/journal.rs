@@ -111,7 +111,7 @@ async fn one_open_run_per_request(db: Arc<Db>) {
     assert_eq!(db.store.audit_head(&t).await.unwrap().seq, head, "a refused run writes nothing");
     // Once finished, the same request may run again.
     db.store
-        .finish_run(&t, first.id, RunState::Done, "{}".into(), Timestamp::now(), draft("dsr.run.finish"))
+        .finish_run(&t, first.id, RunState::Done, "{}".into(), Timestamp::now(), vec![], draft("dsr.run.finish"))
         .await
         .unwrap();
     let second = db.store.create_run(new_run(&t, "req-1"), vec![], draft("dsr.run.create")).await.unwrap().value;
@@ -152,21 +152,23 @@ async fn finishing_clears_write_sets(db: Arc<Db>) {
     let at: Timestamp = "2026-03-01T10:00:02Z".parse().unwrap();
     let done = db
         .store
-        .finish_run(&t, run.id, RunState::Done, "{\"deleted\":3}".into(), at, draft("dsr.run.finish"))
+        .finish_run(&t, run.id, RunState::Done, "{\"deleted\":3}".into(), at, vec![(2, 5)], draft("dsr.run.finish"))
         .await
         .unwrap()
         .value;
     assert_eq!(done.state, RunState::Done);
     assert_eq!(done.report, "{\"deleted\":3}");
     assert_eq!(done.finished_at, Some(at));
+    assert_eq!((done.steps, done.applied), (2, 1), "step 2 was marked with the finish");
     let after = db.store.run_steps(&t, run.id).await.unwrap();
+    assert_eq!(after[1].rows_changed, Some(5));
     assert!(after.iter().all(|s| s.ops.is_empty()), "the write sets are gone");
     assert_eq!(
         after.iter().map(|s| &s.ops_hash).collect::<Vec<_>>(),
         before.iter().map(|s| &s.ops_hash).collect::<Vec<_>>(),
         "their hashes stay"
     );
-    let err = db.store.finish_run(&t, run.id, RunState::Failed, "{}".into(), at, draft("x")).await.unwrap_err();
+    let err = db.store.finish_run(&t, run.id, RunState::Failed, "{}".into(), at, vec![], draft("x")).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err}");
     let err = db.store.mark_step_applied(&t, run.id, 1, 0, at, draft("x")).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "a finished run's steps cannot be marked: {err}");
@@ -186,6 +188,6 @@ async fn bad_runs_are_refused(db: Arc<Db>) {
     assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
     assert!(db.store.list_runs(&t, 10).await.unwrap().is_empty());
     let run = db.store.create_run(new_run(&t, "req-1"), vec![], draft("x")).await.unwrap().value;
-    let err = db.store.finish_run(&t, run.id, RunState::Open, "{}".into(), Timestamp::now(), draft("x")).await;
+    let err = db.store.finish_run(&t, run.id, RunState::Open, "{}".into(), Timestamp::now(), vec![], draft("x")).await;
     assert!(matches!(err, Err(StoreError::Invalid { .. })));
 }
