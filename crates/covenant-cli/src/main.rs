@@ -9,10 +9,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 mod apikey;
 mod audit;
 mod bench;
+mod bench_dsr;
 mod bench_http;
 mod dataset_cmd;
 mod demo;
 mod demo_data;
+mod dsr_cmd;
 mod policy_cmd;
 mod serve;
 
@@ -117,6 +119,9 @@ enum Command {
     /// Measure how fast Covenant answers
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Data-subject requests against the application databases: plan, run, runs
+    #[command(subcommand)]
+    Dsr(dsr_cmd::DsrCommand),
     /// Work with dataset annotations: check, schema, generate
     #[command(subcommand)]
     Dataset(DatasetCommand),
@@ -333,6 +338,37 @@ enum BenchCommand {
         #[arg(long)]
         threads: Option<usize>,
     },
+    /// Data-subject requests on the demo application, against hand-written SQL
+    ///
+    /// Generates the demo application (`covenant demo-data`) with CONTACTS contacts, or uses
+    /// the demo folder of --config, then measures access and erasure requests of single persons
+    /// through the executor and the same reads and writes as hand-written SQL, side by side
+    /// (medians), and a batch of erasures run concurrently (per second). Build with --release.
+    ///
+    /// Example: cargo run --release -p covenant-cli -- bench dsr --contacts 1000000
+    Dsr {
+        /// About how many contacts to generate (one user per 20 contacts)
+        #[arg(long, default_value_t = 100_000)]
+        contacts: u64,
+        /// Generate into this PostgreSQL database instead of SQLite files
+        #[arg(long)]
+        postgres: Option<String>,
+        /// Use the demo application of this covenant.toml instead of generating one
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Where to generate (default: a folder in the temporary directory)
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Persons per measurement
+        #[arg(long, default_value_t = 100)]
+        samples: usize,
+        /// Erasures in the batch
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+        /// Erasures of the batch run at the same time
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -494,6 +530,32 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Apikey(ApikeyCommand::List { db, tenant }) => apikey::list(&db, &tenant),
         Command::Apikey(ApikeyCommand::Revoke { db, tenant, prefix }) => apikey::revoke(&db, &tenant, &prefix),
         Command::Audit(AuditCommand::Verify { db }) => audit::verify(&db),
+        Command::Dsr(cmd) => match cmd {
+            dsr_cmd::DsrCommand::Plan { request, format } => dsr_cmd::plan(&request, format),
+            dsr_cmd::DsrCommand::Run { request, set, old, purposes, request_id, format, out } => {
+                dsr_cmd::run(&dsr_cmd::RunArgs {
+                    request: &request,
+                    set: &set,
+                    old: old.as_deref(),
+                    purposes: &purposes,
+                    request_id: request_id.as_deref(),
+                    format,
+                    out: out.as_deref(),
+                })
+            }
+            dsr_cmd::DsrCommand::Runs { config, limit, format } => dsr_cmd::runs(&config, limit, format),
+        },
+        Command::Bench(BenchCommand::Dsr { contacts, postgres, config, out, samples, batch, concurrency }) => {
+            bench_dsr::run(&bench_dsr::DsrBenchOptions {
+                contacts,
+                postgres: postgres.as_deref(),
+                config: config.as_deref(),
+                out: out.as_deref(),
+                samples,
+                batch,
+                concurrency,
+            })
+        }
         Command::Bench(BenchCommand::Decisions { subjects, seconds, policy, purposes }) => {
             bench::decisions(&bench::DecisionsOptions { subjects, seconds, policy: policy.as_deref(), purposes })
         }

@@ -73,6 +73,7 @@
 
 mod apikey;
 mod error;
+pub mod journal;
 mod migrations;
 mod model;
 mod ops;
@@ -85,6 +86,7 @@ mod verify;
 
 pub use apikey::{SECRET_PREFIX, display_prefix, hash_secret};
 pub use error::{AuditError, StoreError};
+pub use journal::{JournalStore, NewRun, NewStep, Run, RunId, RunState, Step, StepState};
 pub use model::{
     ApiKey, ApiKeyId, AuditHead, ConsentCursor, ConsentPage, CreatedApiKey, FlagKind, NewApiKey, NewSubject, Role,
     Subject, SubjectFlag, Tenant, UnknownRole, Written,

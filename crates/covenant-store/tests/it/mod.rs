@@ -5,6 +5,7 @@
 
 mod cases;
 mod harness;
+mod journal;
 
 macro_rules! conformance {
     ($($case:ident),* $(,)?) => {

@@ -1,0 +1,378 @@
+//! `covenant bench dsr`: data-subject requests on the demo application, against hand-written SQL
+//! doing the same reads and writes, in the same run.
+//!
+//! Generates the demo databases (`covenant demo-data`) with CONTACTS contacts (or uses an
+//! existing demo folder's covenant.toml), then for SAMPLES random users: an access request and
+//! an erasure request through the executor (median milliseconds), the same reads and writes as
+//! fixed hand-written statements (median), and a batch of BATCH erasures of other users run
+//! CONCURRENCY at a time (erasures per second). The hand-written statements live here, fixed
+//! text run through `Connector::run_fixed`: the executor builds its own SQL in the connectors.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use covenant_connectors::{Backend, Connector, ConnectorOptions, Value};
+use covenant_core::Identity;
+use covenant_dsr::{Config, Executor, Outcome, Quiet, Request, RequestKind};
+use covenant_store::{SqlStore, Store};
+
+pub struct DsrBenchOptions<'a> {
+    pub contacts: u64,
+    pub postgres: Option<&'a str>,
+    pub config: Option<&'a Path>,
+    pub out: Option<&'a Path>,
+    pub samples: usize,
+    pub batch: usize,
+    pub concurrency: usize,
+}
+
+/// A user of the demo data: the values the hand-written statements take.
+#[derive(Clone, Debug)]
+struct User {
+    id: i64,
+    email: String,
+    public_id: String,
+    phone: Option<String>,
+}
+
+fn median(mut v: Vec<Duration>) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort();
+    v[v.len() / 2].as_secs_f64() * 1000.0
+}
+
+/// The hand-written reads of an access request, per backend: the same lookups the plan makes.
+struct Sql {
+    user_by_email: &'static str,
+    user_by_public_id: &'static str,
+    user_by_phone: &'static str,
+    payments_by_email: &'static str,
+    payments_by_user: &'static str,
+    tickets_by_user: &'static str,
+    ai_by_user: &'static str,
+    invitations_by_email: &'static str,
+    prefs_by_email: &'static str,
+    contacts_by_email: &'static str,
+    contacts_by_phone: &'static str,
+    mention_comments: &'static str,
+    mention_tickets: &'static str,
+    mention_invitations: &'static str,
+    email_events: &'static str,
+    login_events: &'static str,
+    // erasure
+    cut_comments: &'static str,
+    cut_tickets: &'static str,
+    cut_invitations: &'static str,
+    update_payments: &'static str,
+    delete_tickets: &'static str,
+    delete_ai: &'static str,
+    delete_invitations: &'static str,
+    delete_user: &'static str,
+    delete_prefs: &'static str,
+    delete_email_events: &'static str,
+    delete_login_events: &'static str,
+}
+
+const SQLITE: Sql = Sql {
+    user_by_email: "SELECT id, public_id, email, full_name, phone, password_hash, time_zone FROM users WHERE email = $1",
+    user_by_public_id: "SELECT id, public_id, email, full_name, phone, password_hash, time_zone FROM users WHERE public_id = $1",
+    user_by_phone: "SELECT id, public_id, email, full_name, phone, password_hash, time_zone FROM users WHERE phone = $1",
+    payments_by_email: "SELECT id, billing_email, card_holder, billing_address, amount_cents, card_last4, user_id FROM payments WHERE billing_email = $1",
+    payments_by_user: "SELECT id, billing_email, card_holder, billing_address, amount_cents, card_last4, user_id FROM payments WHERE user_id = $1",
+    tickets_by_user: "SELECT id, subject, body, assignee_id, user_id FROM tickets WHERE user_id = $1",
+    ai_by_user: "SELECT id, content, user_id FROM ai_messages WHERE user_id = $1",
+    invitations_by_email: "SELECT id, email, invited_by_user_id FROM invitations WHERE email = $1",
+    prefs_by_email: "SELECT email, newsletter, promotional, last_interaction_at FROM marketing_preferences WHERE email = $1",
+    contacts_by_email: "SELECT id, account_id FROM contacts WHERE email = $1",
+    contacts_by_phone: "SELECT id, account_id FROM contacts WHERE phone = $1",
+    mention_comments: "SELECT id, author_user_id FROM comments WHERE author_user_id = $1",
+    mention_tickets: "SELECT id, assignee_id FROM tickets WHERE assignee_id = $1",
+    mention_invitations: "SELECT id, invited_by_user_id FROM invitations WHERE invited_by_user_id = $1",
+    email_events: "SELECT id, email, campaign, kind, ip, user_agent FROM email_events WHERE email = $1",
+    login_events: "SELECT id, user_ref, ip, user_agent FROM login_events WHERE user_ref = $1",
+    cut_comments: "UPDATE comments SET author_user_id = NULL WHERE author_user_id = $1",
+    cut_tickets: "UPDATE tickets SET assignee_id = NULL WHERE assignee_id = $1 AND user_id <> $1",
+    cut_invitations: "UPDATE invitations SET invited_by_user_id = NULL WHERE invited_by_user_id = $1 AND email <> $2",
+    update_payments: "UPDATE payments SET card_last4 = NULL, user_id = NULL WHERE user_id = $1 OR billing_email = $2",
+    delete_tickets: "DELETE FROM tickets WHERE user_id = $1",
+    delete_ai: "DELETE FROM ai_messages WHERE user_id = $1",
+    delete_invitations: "DELETE FROM invitations WHERE email = $1",
+    delete_user: "DELETE FROM users WHERE id = $1",
+    delete_prefs: "DELETE FROM marketing_preferences WHERE email = $1",
+    delete_email_events: "DELETE FROM email_events WHERE email = $1",
+    delete_login_events: "DELETE FROM login_events WHERE user_ref = $1",
+};
+
+const POSTGRES: Sql = Sql {
+    user_by_email: "SELECT id, public_id, email, full_name, phone, password_hash, time_zone FROM users WHERE email = $1",
+    user_by_public_id: "SELECT id, public_id, email, full_name, phone, password_hash, time_zone FROM users WHERE public_id = $1",
+    user_by_phone: "SELECT id, public_id, email, full_name, phone, password_hash, time_zone FROM users WHERE phone = $1",
+    payments_by_email: "SELECT id, billing_email, card_holder, billing_address, amount_cents, card_last4, user_id FROM payments WHERE billing_email = $1",
+    payments_by_user: "SELECT id, billing_email, card_holder, billing_address, amount_cents, card_last4, user_id FROM payments WHERE user_id = CAST($1 AS bigint)",
+    tickets_by_user: "SELECT id, subject, body, assignee_id, user_id FROM tickets WHERE user_id = CAST($1 AS bigint)",
+    ai_by_user: "SELECT id, content, user_id FROM ai_messages WHERE user_id = CAST($1 AS bigint)",
+    invitations_by_email: "SELECT id, email, invited_by_user_id FROM invitations WHERE email = $1",
+    prefs_by_email: "SELECT email, newsletter, promotional, last_interaction_at::text FROM marketing_preferences WHERE email = $1",
+    contacts_by_email: "SELECT id, account_id FROM contacts WHERE email = $1",
+    contacts_by_phone: "SELECT id, account_id FROM contacts WHERE phone = $1",
+    mention_comments: "SELECT id, author_user_id FROM comments WHERE author_user_id = CAST($1 AS bigint)",
+    mention_tickets: "SELECT id, assignee_id FROM tickets WHERE assignee_id = CAST($1 AS bigint)",
+    mention_invitations: "SELECT id, invited_by_user_id FROM invitations WHERE invited_by_user_id = CAST($1 AS bigint)",
+    email_events: "SELECT id, email, campaign, kind, ip, user_agent FROM email_events WHERE email = $1",
+    login_events: "SELECT id, user_ref, ip, user_agent FROM login_events WHERE user_ref = $1",
+    cut_comments: "UPDATE comments SET author_user_id = NULL WHERE author_user_id = CAST($1 AS bigint)",
+    cut_tickets: "UPDATE tickets SET assignee_id = NULL WHERE assignee_id = CAST($1 AS bigint) AND user_id <> CAST($1 AS bigint)",
+    cut_invitations: "UPDATE invitations SET invited_by_user_id = NULL WHERE invited_by_user_id = CAST($1 AS bigint) AND email <> $2",
+    update_payments: "UPDATE payments SET card_last4 = NULL, user_id = NULL WHERE user_id = CAST($1 AS bigint) OR billing_email = $2",
+    delete_tickets: "DELETE FROM tickets WHERE user_id = CAST($1 AS bigint)",
+    delete_ai: "DELETE FROM ai_messages WHERE user_id = CAST($1 AS bigint)",
+    delete_invitations: "DELETE FROM invitations WHERE email = $1",
+    delete_user: "DELETE FROM users WHERE id = CAST($1 AS bigint)",
+    delete_prefs: "DELETE FROM marketing_preferences WHERE email = $1",
+    delete_email_events: "DELETE FROM email_events WHERE email = $1",
+    delete_login_events: "DELETE FROM login_events WHERE user_ref = $1",
+};
+
+fn t(s: &str) -> Value {
+    Value::Text(s.to_owned())
+}
+
+/// The hand-written access: every lookup the plan makes, in one round (a person's identities
+/// are known to the author of the SQL).
+async fn hand_access(sql: &Sql, crm: &Connector, events: &Connector, u: &User) -> Result<usize> {
+    let id = Value::Integer(u.id);
+    let mut reads: Vec<(&'static str, Vec<Value>)> = vec![
+        (sql.user_by_email, vec![t(&u.email)]),
+        (sql.user_by_public_id, vec![t(&u.public_id)]),
+        (sql.payments_by_email, vec![t(&u.email)]),
+        (sql.payments_by_user, vec![id.clone()]),
+        (sql.tickets_by_user, vec![id.clone()]),
+        (sql.ai_by_user, vec![id.clone()]),
+        (sql.invitations_by_email, vec![t(&u.email)]),
+        (sql.prefs_by_email, vec![t(&u.email)]),
+        (sql.contacts_by_email, vec![t(&u.email)]),
+        (sql.mention_comments, vec![id.clone()]),
+        (sql.mention_tickets, vec![id.clone()]),
+        (sql.mention_invitations, vec![id.clone()]),
+    ];
+    if let Some(p) = &u.phone {
+        reads.push((sql.user_by_phone, vec![t(p)]));
+        reads.push((sql.contacts_by_phone, vec![t(p)]));
+    }
+    let a = crm.run_fixed(&reads, false).await?;
+    let b = events
+        .run_fixed(&[(sql.email_events, vec![t(&u.email)]), (sql.login_events, vec![t(&u.public_id)])], false)
+        .await?;
+    Ok(a.iter().chain(&b).map(Vec::len).sum())
+}
+
+/// The hand-written erasure: the same reads, then the same writes, one transaction per database.
+async fn hand_erasure(sql: &Sql, crm: &Connector, events: &Connector, u: &User) -> Result<()> {
+    hand_access(sql, crm, events, u).await?;
+    let id = Value::Integer(u.id);
+    crm.run_fixed(
+        &[
+            (sql.cut_comments, vec![id.clone()]),
+            (sql.cut_tickets, vec![id.clone()]),
+            (sql.cut_invitations, vec![id.clone(), t(&u.email)]),
+            (sql.update_payments, vec![id.clone(), t(&u.email)]),
+            (sql.delete_tickets, vec![id.clone()]),
+            (sql.delete_ai, vec![id.clone()]),
+            (sql.delete_invitations, vec![t(&u.email)]),
+            (sql.delete_user, vec![id.clone()]),
+            (sql.delete_prefs, vec![t(&u.email)]),
+        ],
+        true,
+    )
+    .await?;
+    events
+        .run_fixed(
+            &[(sql.delete_email_events, vec![t(&u.email)]), (sql.delete_login_events, vec![t(&u.public_id)])],
+            true,
+        )
+        .await?;
+    Ok(())
+}
+
+/// `count` users spread over the table (deterministic), excluding Ada and Bob.
+async fn users(crm: &Connector, count: usize) -> Result<Vec<User>> {
+    let rows = crm
+        .run_fixed(&[("SELECT id, email, public_id, phone FROM users WHERE id > 2 ORDER BY id", vec![])], false)
+        .await?;
+    let rows = rows.into_iter().next().unwrap_or_default();
+    if rows.is_empty() {
+        bail!("the demo database has no users");
+    }
+    let step = (rows.len() / count.max(1)).max(1);
+    let mut out = Vec::new();
+    for r in rows.iter().step_by(step).take(count) {
+        let (Some(Value::Integer(id)), Some(email), Some(public_id)) = (r.first(), r.get(1), r.get(2)) else {
+            continue;
+        };
+        out.push(User {
+            id: *id,
+            email: email.as_text().unwrap_or_default(),
+            public_id: public_id.as_text().unwrap_or_default(),
+            phone: r.get(3).and_then(Value::as_text),
+        });
+    }
+    Ok(out)
+}
+
+fn demo_config(opts: &DsrBenchOptions<'_>) -> Result<PathBuf> {
+    if let Some(c) = opts.config {
+        return Ok(c.to_path_buf());
+    }
+    let out = match opts.out {
+        Some(o) => o.to_path_buf(),
+        None => std::env::temp_dir().join(format!("covenant-bench-dsr-{}", opts.contacts)),
+    };
+    eprintln!("generating the demo application with {} contacts in {} …", opts.contacts, out.display());
+    let (_, config) = crate::demo_data::generate(&crate::demo_data::DemoDataOptions {
+        contacts: opts.contacts,
+        out: &out,
+        seed: covenant_demo_app::DEFAULT_SEED,
+        until: None,
+        postgres: opts.postgres,
+        replace: true,
+    })?;
+    // A fresh store: runs of earlier benchmarks are not resumed.
+    let _ = std::fs::remove_file(out.join("covenant.db"));
+    let _ = std::fs::remove_file(out.join("covenant.db-wal"));
+    let _ = std::fs::remove_file(out.join("covenant.db-shm"));
+    Ok(config)
+}
+
+pub fn run(opts: &DsrBenchOptions<'_>) -> Result<ExitCode> {
+    if opts.samples == 0 || opts.concurrency == 0 {
+        bail!("`--samples` and `--concurrency` must be at least 1");
+    }
+    let config_path = demo_config(opts)?;
+    let config = Config::load(&config_path).map_err(anyhow::Error::new)?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async {
+        let store = SqlStore::connect(&config.store_url).await.context("cannot open the store")?;
+        store.migrate().await?;
+        let store = Arc::new(store);
+        let exec = Arc::new(Executor::open(&config, store.clone()).await?.with_actor("bench"));
+        if config.datasets.len() != 2 {
+            bail!(
+                "the demo application has two datasets, `crm` and `events`; `{}` has {}",
+                config_path.display(),
+                config.datasets.len()
+            );
+        }
+        let opts2 = ConnectorOptions { max_connections: 2, ..ConnectorOptions::default() };
+        let crm = Connector::connect(&config.datasets[0].url, &opts2).await?;
+        let events = Connector::connect(&config.datasets[1].url, &opts2).await?;
+        let sql = match crm.backend() {
+            Backend::Sqlite => &SQLITE,
+            Backend::Postgres => &POSTGRES,
+        };
+        let n = opts.samples;
+        let all = users(&crm, 4 * n + opts.batch).await?;
+        if all.len() < 4 * n {
+            bail!(
+                "the demo database has {} users; generate more contacts (one user per 20) or take fewer samples",
+                all.len()
+            );
+        }
+        let (access_users, rest) = all.split_at(n);
+        let (erase_users, rest) = rest.split_at(n);
+        let (hand_users, rest) = rest.split_at(n);
+        let (_, batch_users) = rest.split_at(n);
+        let batch_users: Vec<User> = batch_users.iter().take(opts.batch).cloned().collect();
+
+        let request = |u: &User, kind| -> Result<Request> {
+            Ok(Request::new(kind, vec![Identity::email(&u.email).with_context(|| format!("user {}", u.id))?]))
+        };
+        // Warm up both paths (connections, prepared statements, page cache).
+        for u in access_users.iter().take(3) {
+            exec.run(&request(u, RequestKind::Access)?, &Quiet).await?;
+            hand_access(sql, &crm, &events, u).await?;
+        }
+
+        let mut access = Vec::new();
+        let mut hand_read = Vec::new();
+        let mut items = 0;
+        for u in access_users {
+            let s = Instant::now();
+            let out = exec.run(&request(u, RequestKind::Access)?, &Quiet).await?;
+            access.push(s.elapsed());
+            if let Outcome::Access(r) = out {
+                items += r.item_count();
+            }
+            let s = Instant::now();
+            hand_access(sql, &crm, &events, u).await?;
+            hand_read.push(s.elapsed());
+        }
+        let mut erasure = Vec::new();
+        for u in erase_users {
+            let s = Instant::now();
+            exec.run(&request(u, RequestKind::Erasure)?, &Quiet).await?;
+            erasure.push(s.elapsed());
+        }
+        let mut hand_write = Vec::new();
+        for u in hand_users {
+            let s = Instant::now();
+            hand_erasure(sql, &crm, &events, u).await?;
+            hand_write.push(s.elapsed());
+        }
+
+        let started = Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        let queue = Arc::new(tokio::sync::Mutex::new(batch_users.clone()));
+        for _ in 0..opts.concurrency {
+            let (exec, queue) = (exec.clone(), queue.clone());
+            tasks.spawn(async move {
+                let mut done = 0usize;
+                loop {
+                    let Some(u) = queue.lock().await.pop() else { break };
+                    let id = Identity::email(&u.email)?;
+                    exec.run(&Request::new(RequestKind::Erasure, vec![id]), &Quiet).await?;
+                    done += 1;
+                }
+                Ok::<usize, anyhow::Error>(done)
+            });
+        }
+        let mut done = 0;
+        while let Some(r) = tasks.join_next().await {
+            done += r??;
+        }
+        let batch_time = started.elapsed();
+
+        let (a, e, ha, he) = (median(access), median(erasure), median(hand_read), median(hand_write));
+        let backend = match crm.backend() {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        };
+        println!("demo application: {} contacts on {backend}, {n} samples each", opts.contacts);
+        println!("access: {:.1} items per person on average", items as f64 / n as f64);
+        println!("access median ms: {a:.2}");
+        println!("erasure median ms: {e:.2}");
+        println!("hand-written access median ms: {ha:.2}");
+        println!("hand-written erasure median ms: {he:.2}");
+        println!(
+            "overhead vs hand-written SQL: {:.2} (access {:.2}, erasure {:.2})",
+            (a + e) / (ha + he).max(1e-9),
+            a / ha.max(1e-9),
+            e / he.max(1e-9)
+        );
+        println!(
+            "batch of {done} erasures, {} at a time: {:.1} s, erasures/s: {:.0}",
+            opts.concurrency,
+            batch_time.as_secs_f64(),
+            done as f64 / batch_time.as_secs_f64().max(1e-9)
+        );
+        exec.close().await;
+        crm.close().await;
+        events.close().await;
+        store.close().await;
+        Ok(ExitCode::SUCCESS)
+    })
+}

@@ -1,0 +1,1 @@
+mod dsr_kill;

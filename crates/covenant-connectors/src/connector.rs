@@ -1,0 +1,818 @@
+//! A connection pool to one application database (SQLite or PostgreSQL), and the few operations
+//! data-subject requests need: fetch rows whose columns match a set of values, read rows back by
+//! primary key, and apply a list of writes in one transaction.
+//!
+//! SQL is built here and only here. Identifiers are always quoted (and schema-qualified when the
+//! annotations name a schema); values are always bound, never written into the SQL text.
+//! Statements are shaped so that they repeat: `IN` lists are padded to a few fixed sizes (1, 2,
+//! 4, … 512 values) on SQLite, and PostgreSQL takes a whole list as one array parameter
+//! (`= ANY($1)`), so sqlx's per-connection cache of prepared statements serves most of them.
+//!
+//! On PostgreSQL every value is bound as text and cast to the column's own type
+//! (`CAST($1 AS bigint)`), which the database does exactly; column types are read once per table
+//! from the catalogue. Columns of types that have no direct Rust form (timestamps, numerics,
+//! UUIDs, …) are read through their text form.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use futures_util::TryStreamExt;
+use serde::{Deserialize, Serialize};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteRow};
+use sqlx::{AssertSqlSafe, Column, Row, TypeInfo, ValueRef};
+
+use crate::value::Value;
+
+/// The most values one SQLite statement binds for a list; larger lists are split.
+pub const CHUNK: usize = 512;
+/// The most values one PostgreSQL array parameter carries; larger lists are split.
+pub const PG_CHUNK: usize = 10_000;
+
+/// Why an operation on an application database failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectorError {
+    #[error("unsupported database address `{0}`; use `sqlite://PATH` or `postgres://USER@HOST/DATABASE`")]
+    Url(String),
+    #[error("cannot connect to `{url}`: {source}")]
+    Connect {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("table `{0}` does not exist in the database; check the annotations' `name` and `schema`")]
+    UnknownTable(String),
+    #[error("column `{column}` does not exist in table `{table}`; check the annotations")]
+    UnknownColumn { table: String, column: String },
+    #[error("database error while {context} `{table}`: {source}")]
+    Query {
+        context: &'static str,
+        table: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("{0} values were given for {1} columns")]
+    Arity(usize, usize),
+}
+
+/// A table, optionally in a schema (PostgreSQL) or attached database (SQLite).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TableRef {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    pub name: String,
+}
+
+impl TableRef {
+    pub fn new(schema: Option<&str>, name: &str) -> TableRef {
+        TableRef { schema: schema.map(str::to_owned), name: name.to_owned() }
+    }
+
+    /// `"schema"."name"`, quoted.
+    pub fn quoted(&self) -> String {
+        match &self.schema {
+            Some(s) => format!("{}.{}", quote(s), quote(&self.name)),
+            None => quote(&self.name),
+        }
+    }
+}
+
+impl std::fmt::Display for TableRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.schema {
+            Some(s) => write!(f, "{s}.{}", self.name),
+            None => f.write_str(&self.name),
+        }
+    }
+}
+
+/// Quotes an identifier: `"name"`, with inner quotes doubled. Works on both databases.
+pub fn quote(ident: &str) -> String {
+    format!("\"{}\"", ident.replace('"', "\"\""))
+}
+
+/// One write, addressed by primary key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "op")]
+pub enum WriteOp {
+    /// Set the same values on every listed row.
+    Update { table: TableRef, key_columns: Vec<String>, keys: Vec<Vec<Value>>, set: Vec<(String, Value)> },
+    /// Delete every listed row.
+    Delete { table: TableRef, key_columns: Vec<String>, keys: Vec<Vec<Value>> },
+}
+
+impl WriteOp {
+    pub fn table(&self) -> &TableRef {
+        match self {
+            WriteOp::Update { table, .. } | WriteOp::Delete { table, .. } => table,
+        }
+    }
+
+    pub fn key_columns(&self) -> &[String] {
+        match self {
+            WriteOp::Update { key_columns, .. } | WriteOp::Delete { key_columns, .. } => key_columns,
+        }
+    }
+
+    pub fn keys(&self) -> &[Vec<Value>] {
+        match self {
+            WriteOp::Update { keys, .. } | WriteOp::Delete { keys, .. } => keys,
+        }
+    }
+
+    /// The number of rows the operation addresses.
+    pub fn rows(&self) -> usize {
+        self.keys().len()
+    }
+
+    /// The same operation on other rows.
+    pub fn with_keys(&self, keys: Vec<Vec<Value>>) -> WriteOp {
+        match self {
+            WriteOp::Update { table, key_columns, set, .. } => {
+                WriteOp::Update { table: table.clone(), key_columns: key_columns.clone(), keys, set: set.clone() }
+            }
+            WriteOp::Delete { table, key_columns, .. } => {
+                WriteOp::Delete { table: table.clone(), key_columns: key_columns.clone(), keys }
+            }
+        }
+    }
+}
+
+/// Which database a connector talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Settings of a connector.
+#[derive(Clone, Debug)]
+pub struct ConnectorOptions {
+    /// The pool's bound: at most this many connections to the database.
+    pub max_connections: u32,
+    /// How long a SQLite write waits for another writer's lock.
+    pub busy_timeout: Duration,
+}
+
+impl Default for ConnectorOptions {
+    fn default() -> ConnectorOptions {
+        ConnectorOptions { max_connections: 4, busy_timeout: Duration::from_secs(10) }
+    }
+}
+
+#[derive(Clone)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// How a PostgreSQL column is read and written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum PgKind {
+    I16,
+    I32,
+    I64,
+    F32,
+    F64,
+    Bool,
+    Bytes,
+    Text,
+    /// Read through `::text` as a timestamp.
+    Time,
+    /// Read through `::text` as text.
+    Other,
+}
+
+#[derive(Clone, Debug)]
+struct PgColumn {
+    /// The type as `format_type` prints it, for casts: `bigint`, `timestamp with time zone`.
+    sql_type: String,
+    kind: PgKind,
+}
+
+/// Columns of a table as the database has them.
+#[derive(Debug, Default)]
+struct TableInfo {
+    /// PostgreSQL: name → type. SQLite: name → declared type (unused but for existence).
+    pg: HashMap<String, PgColumn>,
+    sqlite: HashMap<String, String>,
+}
+
+/// A bounded pool of connections to one application database.
+#[derive(Clone)]
+pub struct Connector {
+    pool: Pool,
+    tables: Arc<RwLock<HashMap<TableRef, Arc<TableInfo>>>>,
+}
+
+impl std::fmt::Debug for Connector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connector").field("backend", &self.backend()).finish_non_exhaustive()
+    }
+}
+
+/// The address with any password replaced by `***`, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn query_err<'a>(context: &'static str, table: &'a TableRef) -> impl FnOnce(sqlx::Error) -> ConnectorError + 'a {
+    move |source| ConnectorError::Query { context, table: table.to_string(), source }
+}
+
+/// The list sizes SQLite statements are prepared for: the smallest power of two that holds `n`.
+fn bucket(n: usize) -> usize {
+    n.next_power_of_two().min(CHUNK)
+}
+
+impl Connector {
+    /// Opens a pool: `sqlite://PATH` (the file must exist; `?mode=rwc` creates it) or
+    /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE`. Connections are opened lazily.
+    pub async fn connect(url: &str, options: &ConnectorOptions) -> Result<Connector, ConnectorError> {
+        let max = options.max_connections.max(1);
+        let pool = if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)
+                .map_err(|_| ConnectorError::Url(redact(url)))?
+                .busy_timeout(options.busy_timeout)
+                .foreign_keys(true);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(max)
+                .min_connections(0)
+                .connect_with(opts)
+                .await
+                .map_err(|source| ConnectorError::Connect { url: redact(url), source })?;
+            Pool::Sqlite(pool)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let opts = PgConnectOptions::from_str(url).map_err(|_| ConnectorError::Url(redact(url)))?;
+            let pool = PgPoolOptions::new()
+                .max_connections(max)
+                .min_connections(0)
+                .connect_with(opts)
+                .await
+                .map_err(|source| ConnectorError::Connect { url: redact(url), source })?;
+            Pool::Postgres(pool)
+        } else {
+            return Err(ConnectorError::Url(redact(url)));
+        };
+        Ok(Connector { pool, tables: Arc::default() })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Closes the pool's connections.
+    pub async fn close(&self) {
+        match &self.pool {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Postgres(p) => p.close().await,
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // The schema
+
+    async fn table_info(&self, table: &TableRef) -> Result<Arc<TableInfo>, ConnectorError> {
+        if let Some(info) = self.tables.read().unwrap_or_else(|p| p.into_inner()).get(table) {
+            return Ok(info.clone());
+        }
+        let info = match &self.pool {
+            Pool::Sqlite(pool) => {
+                let sql = match &table.schema {
+                    Some(s) => format!("SELECT name, type FROM {}.pragma_table_info($1)", quote(s)),
+                    None => "SELECT name, type FROM pragma_table_info($1)".to_owned(),
+                };
+                let rows = sqlx::query(AssertSqlSafe(sql))
+                    .bind(table.name.as_str())
+                    .fetch_all(pool)
+                    .await
+                    .map_err(query_err("reading the columns of", table))?;
+                let mut info = TableInfo::default();
+                for r in rows {
+                    let name: String = r.try_get("name").map_err(query_err("reading the columns of", table))?;
+                    let ty: String = r.try_get("type").map_err(query_err("reading the columns of", table))?;
+                    info.sqlite.insert(name, ty);
+                }
+                if info.sqlite.is_empty() {
+                    return Err(ConnectorError::UnknownTable(table.to_string()));
+                }
+                info
+            }
+            Pool::Postgres(pool) => {
+                let rows = sqlx::query(
+                    "SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS ty, t.typname AS base \
+                     FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid \
+                     WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped",
+                )
+                .bind(table.quoted())
+                .fetch_all(pool)
+                .await
+                .map_err(query_err("reading the columns of", table))?;
+                let mut info = TableInfo::default();
+                for r in rows {
+                    let name: String = r.try_get("name").map_err(query_err("reading the columns of", table))?;
+                    let sql_type: String = r.try_get("ty").map_err(query_err("reading the columns of", table))?;
+                    let base: String = r.try_get("base").map_err(query_err("reading the columns of", table))?;
+                    let kind = match base.as_str() {
+                        "int2" => PgKind::I16,
+                        "int4" => PgKind::I32,
+                        "int8" => PgKind::I64,
+                        "float4" => PgKind::F32,
+                        "float8" => PgKind::F64,
+                        "bool" => PgKind::Bool,
+                        "bytea" => PgKind::Bytes,
+                        "text" | "varchar" | "bpchar" | "name" => PgKind::Text,
+                        "timestamptz" | "timestamp" | "date" | "time" | "timetz" => PgKind::Time,
+                        _ => PgKind::Other,
+                    };
+                    info.pg.insert(name, PgColumn { sql_type, kind });
+                }
+                if info.pg.is_empty() {
+                    return Err(ConnectorError::UnknownTable(table.to_string()));
+                }
+                info
+            }
+        };
+        let info = Arc::new(info);
+        self.tables.write().unwrap_or_else(|p| p.into_inner()).insert(table.clone(), info.clone());
+        Ok(info)
+    }
+
+    /// Checks that a table and its columns exist (and learns their types).
+    pub async fn check_table(&self, table: &TableRef, columns: &[&str]) -> Result<(), ConnectorError> {
+        let info = self.table_info(table).await?;
+        for c in columns {
+            let known = info.pg.contains_key(*c) || info.sqlite.contains_key(*c);
+            if !known {
+                return Err(ConnectorError::UnknownColumn { table: table.to_string(), column: (*c).to_owned() });
+            }
+        }
+        Ok(())
+    }
+
+    fn pg_column<'i>(info: &'i TableInfo, table: &TableRef, column: &str) -> Result<&'i PgColumn, ConnectorError> {
+        info.pg
+            .get(column)
+            .ok_or_else(|| ConnectorError::UnknownColumn { table: table.to_string(), column: column.to_owned() })
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Reads
+
+    /// The rows of `table` whose `match_columns` equal one of `keys` (each key one value per
+    /// match column), with the `select` columns in that order. Keys holding a null match nothing.
+    /// Rows come in no particular order; a row matching several keys comes once.
+    pub async fn fetch(
+        &self,
+        table: &TableRef,
+        select: &[String],
+        match_columns: &[String],
+        keys: &[Vec<Value>],
+    ) -> Result<Vec<Vec<Value>>, ConnectorError> {
+        if let Some(bad) = keys.iter().find(|k| k.len() != match_columns.len()) {
+            return Err(ConnectorError::Arity(bad.len(), match_columns.len()));
+        }
+        let mut keys: Vec<&Vec<Value>> = keys.iter().filter(|k| !k.iter().any(Value::is_null)).collect();
+        keys.sort_by_key(|k| k.iter().map(Value::sort_key).collect::<Vec<_>>());
+        keys.dedup();
+        if keys.is_empty() || select.is_empty() {
+            return Ok(Vec::new());
+        }
+        let info = self.table_info(table).await?;
+        let mut out = Vec::new();
+        match &self.pool {
+            Pool::Sqlite(pool) => {
+                for c in select.iter().chain(match_columns) {
+                    if !info.sqlite.contains_key(c) {
+                        return Err(ConnectorError::UnknownColumn { table: table.to_string(), column: c.clone() });
+                    }
+                }
+                let per = (CHUNK / match_columns.len()).max(1);
+                let cols = select.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", ");
+                for chunk in keys.chunks(per) {
+                    let n = bucket(chunk.len()).min(per).max(chunk.len());
+                    let sql = format!("SELECT {cols} FROM {} WHERE {}", table.quoted(), sqlite_in(match_columns, n, 1));
+                    let mut q = sqlx::query(AssertSqlSafe(sql));
+                    for i in 0..n {
+                        let key = chunk.get(i).or(chunk.last()).copied().into_iter().flatten();
+                        for v in key {
+                            q = bind_sqlite(q, v);
+                        }
+                    }
+                    let mut rows = q.fetch(pool);
+                    while let Some(row) = rows.try_next().await.map_err(query_err("reading", table))? {
+                        out.push(decode_sqlite(&row, select.len()).map_err(query_err("reading", table))?);
+                    }
+                }
+            }
+            Pool::Postgres(pool) => {
+                let kinds = select
+                    .iter()
+                    .map(|c| Self::pg_column(&info, table, c).map(|t| t.kind.clone()))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let cols = select
+                    .iter()
+                    .zip(&kinds)
+                    .map(|(c, k)| match k {
+                        PgKind::Time | PgKind::Other => format!("{q}::text AS {q}", q = quote(c)),
+                        _ => quote(c),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                if match_columns.len() == 1 {
+                    let col = Self::pg_column(&info, table, &match_columns[0])?;
+                    let sql = format!(
+                        "SELECT {cols} FROM {} WHERE {} = ANY(CAST($1 AS {}[]))",
+                        table.quoted(),
+                        quote(&match_columns[0]),
+                        col.sql_type
+                    );
+                    for chunk in keys.chunks(PG_CHUNK) {
+                        let list: Vec<String> = chunk.iter().filter_map(|k| k[0].as_text()).collect();
+                        let mut rows = sqlx::query(AssertSqlSafe(sql.clone())).bind(list).fetch(pool);
+                        while let Some(row) = rows.try_next().await.map_err(query_err("reading", table))? {
+                            out.push(decode_pg(&row, &kinds).map_err(query_err("reading", table))?);
+                        }
+                    }
+                } else {
+                    let types = match_columns
+                        .iter()
+                        .map(|c| Self::pg_column(&info, table, c).map(|t| t.sql_type.clone()))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let per = (CHUNK / match_columns.len()).max(1);
+                    for chunk in keys.chunks(per) {
+                        let sql = format!(
+                            "SELECT {cols} FROM {} WHERE {}",
+                            table.quoted(),
+                            pg_in(match_columns, &types, chunk.len(), 1)
+                        );
+                        let mut q = sqlx::query(AssertSqlSafe(sql));
+                        for k in chunk {
+                            for v in k.iter() {
+                                q = q.bind(v.as_text());
+                            }
+                        }
+                        let mut rows = q.fetch(pool);
+                        while let Some(row) = rows.try_next().await.map_err(query_err("reading", table))? {
+                            out.push(decode_pg(&row, &kinds).map_err(query_err("reading", table))?);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The current values of `columns` of the rows with these primary keys, each row starting
+    /// with its key: what a resumed request reads back to see which writes already happened.
+    pub async fn read_back(
+        &self,
+        table: &TableRef,
+        key_columns: &[String],
+        keys: &[Vec<Value>],
+        columns: &[String],
+    ) -> Result<Vec<Vec<Value>>, ConnectorError> {
+        let select: Vec<String> = key_columns.iter().chain(columns).cloned().collect();
+        self.fetch(table, &select, key_columns, keys).await
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Writes
+
+    /// Applies the writes in order, in one transaction: all of them or none. Returns the number
+    /// of rows changed.
+    pub async fn apply(&self, ops: &[WriteOp]) -> Result<u64, ConnectorError> {
+        let mut infos = HashMap::new();
+        for op in ops {
+            if !infos.contains_key(op.table()) {
+                infos.insert(op.table().clone(), self.table_info(op.table()).await?);
+            }
+        }
+        let mut changed = 0;
+        match &self.pool {
+            Pool::Sqlite(pool) => {
+                let none = TableRef::new(None, "(transaction)");
+                let mut tx =
+                    pool.begin_with("BEGIN IMMEDIATE").await.map_err(query_err("starting a write on", &none))?;
+                for op in ops {
+                    let table = op.table();
+                    let key_columns = op.key_columns();
+                    let per = (CHUNK / key_columns.len()).max(1);
+                    let (head, set): (String, &[(String, Value)]) = match op {
+                        WriteOp::Delete { .. } => (format!("DELETE FROM {}", table.quoted()), &[]),
+                        WriteOp::Update { set, .. } => {
+                            let assignments = set
+                                .iter()
+                                .enumerate()
+                                .map(|(i, (c, _))| format!("{} = ${}", quote(c), i + 1))
+                                .collect::<Vec<_>>()
+                                .join(", ");
+                            (format!("UPDATE {} SET {assignments}", table.quoted()), set)
+                        }
+                    };
+                    for chunk in op.keys().chunks(per) {
+                        let n = bucket(chunk.len()).min(per).max(chunk.len());
+                        let sql = format!("{head} WHERE {}", sqlite_in(key_columns, n, set.len() + 1));
+                        let mut q = sqlx::query(AssertSqlSafe(sql));
+                        for (_, v) in set {
+                            q = bind_sqlite(q, v);
+                        }
+                        for i in 0..n {
+                            for v in chunk.get(i).or(chunk.last()).into_iter().flatten() {
+                                q = bind_sqlite(q, v);
+                            }
+                        }
+                        changed += q.execute(&mut *tx).await.map_err(query_err("writing", table))?.rows_affected();
+                    }
+                }
+                tx.commit().await.map_err(query_err("committing", &none))?;
+            }
+            Pool::Postgres(pool) => {
+                let none = TableRef::new(None, "(transaction)");
+                let mut tx = pool.begin().await.map_err(query_err("starting a write on", &none))?;
+                for op in ops {
+                    let table = op.table();
+                    let info = infos.get(table).cloned().unwrap_or_default();
+                    let key_columns = op.key_columns();
+                    let (head, set): (String, &[(String, Value)]) = match op {
+                        WriteOp::Delete { .. } => (format!("DELETE FROM {}", table.quoted()), &[]),
+                        WriteOp::Update { set, .. } => {
+                            let assignments = set
+                                .iter()
+                                .enumerate()
+                                .map(|(i, (c, _))| {
+                                    Self::pg_column(&info, table, c)
+                                        .map(|t| format!("{} = CAST(${} AS {})", quote(c), i + 1, t.sql_type))
+                                })
+                                .collect::<Result<Vec<_>, _>>()?
+                                .join(", ");
+                            (format!("UPDATE {} SET {assignments}", table.quoted()), set)
+                        }
+                    };
+                    if key_columns.len() == 1 {
+                        let col = Self::pg_column(&info, table, &key_columns[0])?;
+                        let sql = format!(
+                            "{head} WHERE {} = ANY(CAST(${} AS {}[]))",
+                            quote(&key_columns[0]),
+                            set.len() + 1,
+                            col.sql_type
+                        );
+                        for chunk in op.keys().chunks(PG_CHUNK) {
+                            let mut q = sqlx::query(AssertSqlSafe(sql.clone()));
+                            for (_, v) in set {
+                                q = q.bind(v.as_text());
+                            }
+                            let list: Vec<String> = chunk.iter().filter_map(|k| k.first()?.as_text()).collect();
+                            q = q.bind(list);
+                            changed += q.execute(&mut *tx).await.map_err(query_err("writing", table))?.rows_affected();
+                        }
+                    } else {
+                        let types = key_columns
+                            .iter()
+                            .map(|c| Self::pg_column(&info, table, c).map(|t| t.sql_type.clone()))
+                            .collect::<Result<Vec<_>, _>>()?;
+                        let per = (CHUNK / key_columns.len()).max(1);
+                        for chunk in op.keys().chunks(per) {
+                            let sql =
+                                format!("{head} WHERE {}", pg_in(key_columns, &types, chunk.len(), set.len() + 1));
+                            let mut q = sqlx::query(AssertSqlSafe(sql));
+                            for (_, v) in set {
+                                q = q.bind(v.as_text());
+                            }
+                            for k in chunk {
+                                for v in k {
+                                    q = q.bind(v.as_text());
+                                }
+                            }
+                            changed += q.execute(&mut *tx).await.map_err(query_err("writing", table))?.rows_affected();
+                        }
+                    }
+                }
+                tx.commit().await.map_err(query_err("committing", &none))?;
+            }
+        }
+        Ok(changed)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Fixed statements (benchmark baselines)
+
+    /// Runs fixed, hand-written statements with bound values in one transaction when `write`,
+    /// else one after the other, and returns the rows of each. The SQL is the caller's, written
+    /// for this backend; values are bound as on a write (PostgreSQL: as text, so the statement
+    /// casts them). Used by `covenant bench dsr` to compare with hand-written SQL.
+    pub async fn run_fixed(
+        &self,
+        statements: &[(&'static str, Vec<Value>)],
+        write: bool,
+    ) -> Result<Vec<Vec<Vec<Value>>>, ConnectorError> {
+        let none = TableRef::new(None, "(fixed statement)");
+        let mut out = Vec::with_capacity(statements.len());
+        match &self.pool {
+            Pool::Sqlite(pool) => {
+                let mut conn = pool.acquire().await.map_err(query_err("connecting for", &none))?;
+                if write {
+                    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await.map_err(query_err("starting", &none))?;
+                }
+                for (sql, args) in statements {
+                    let mut q = sqlx::query(*sql);
+                    for v in args {
+                        q = bind_sqlite(q, v);
+                    }
+                    let rows = q.fetch_all(&mut *conn).await.map_err(query_err("running", &none))?;
+                    let decoded = rows
+                        .iter()
+                        .map(|r| decode_sqlite(r, r.len()))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(query_err("reading", &none))?;
+                    out.push(decoded);
+                }
+                if write {
+                    sqlx::query("COMMIT").execute(&mut *conn).await.map_err(query_err("committing", &none))?;
+                }
+            }
+            Pool::Postgres(pool) => {
+                let mut conn = pool.acquire().await.map_err(query_err("connecting for", &none))?;
+                if write {
+                    sqlx::query("BEGIN").execute(&mut *conn).await.map_err(query_err("starting", &none))?;
+                }
+                for (sql, args) in statements {
+                    let mut q = sqlx::query(*sql);
+                    for v in args {
+                        q = q.bind(v.as_text());
+                    }
+                    let rows = q.fetch_all(&mut *conn).await.map_err(query_err("running", &none))?;
+                    let decoded = rows
+                        .iter()
+                        .map(|r| {
+                            let kinds: Vec<PgKind> =
+                                r.columns().iter().map(|c| pg_kind(c.type_info().name())).collect();
+                            decode_pg(r, &kinds)
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(query_err("reading", &none))?;
+                    out.push(decoded);
+                }
+                if write {
+                    sqlx::query("COMMIT").execute(&mut *conn).await.map_err(query_err("committing", &none))?;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// `("a", "b") IN (($s, $s+1), …)` for `n` keys, or `"a" IN ($s, …)` for one column; `$s` is the
+/// first parameter's number.
+fn sqlite_in(columns: &[String], n: usize, start: usize) -> String {
+    let mut p = start;
+    let mut next = || {
+        let s = format!("${p}");
+        p += 1;
+        s
+    };
+    if columns.len() == 1 {
+        let list = (0..n).map(|_| next()).collect::<Vec<_>>().join(", ");
+        format!("{} IN ({list})", quote(&columns[0]))
+    } else {
+        let cols = columns.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", ");
+        let list = (0..n)
+            .map(|_| format!("({})", (0..columns.len()).map(|_| next()).collect::<Vec<_>>().join(", ")))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!("({cols}) IN (VALUES {list})")
+    }
+}
+
+/// The composite-key form for PostgreSQL, every value cast to its column's type.
+fn pg_in(columns: &[String], types: &[String], n: usize, start: usize) -> String {
+    let mut p = start;
+    let cols = columns.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", ");
+    let list = (0..n)
+        .map(|_| {
+            let row = types
+                .iter()
+                .map(|t| {
+                    let s = format!("CAST(${p} AS {t})");
+                    p += 1;
+                    s
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!("({row})")
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!("({cols}) IN ({list})")
+}
+
+type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
+
+fn bind_sqlite<'q>(q: SqliteQuery<'q>, v: &Value) -> SqliteQuery<'q> {
+    match v {
+        Value::Null => q.bind(None::<String>),
+        Value::Integer(i) => q.bind(*i),
+        Value::Real(f) => q.bind(*f),
+        Value::Text(s) | Value::Timestamp(s) => q.bind(s.clone()),
+        Value::Bool(b) => q.bind(*b),
+        Value::Bytes(b) => q.bind(b.clone()),
+    }
+}
+
+fn decode_sqlite(row: &SqliteRow, n: usize) -> Result<Vec<Value>, sqlx::Error> {
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let raw = row.try_get_raw(i)?;
+        if raw.is_null() {
+            out.push(Value::Null);
+            continue;
+        }
+        let name = raw.type_info().name().to_owned();
+        let v = match name.as_str() {
+            "INTEGER" | "BOOLEAN" => Value::Integer(row.try_get_unchecked::<i64, _>(i)?),
+            "REAL" | "NUMERIC" => Value::Real(row.try_get_unchecked::<f64, _>(i)?),
+            "BLOB" => Value::Bytes(row.try_get_unchecked::<Vec<u8>, _>(i)?),
+            _ => Value::Text(row.try_get_unchecked::<String, _>(i)?),
+        };
+        out.push(v);
+    }
+    Ok(out)
+}
+
+fn pg_kind(type_name: &str) -> PgKind {
+    match type_name {
+        "INT2" => PgKind::I16,
+        "INT4" => PgKind::I32,
+        "INT8" => PgKind::I64,
+        "FLOAT4" => PgKind::F32,
+        "FLOAT8" => PgKind::F64,
+        "BOOL" => PgKind::Bool,
+        "BYTEA" => PgKind::Bytes,
+        _ => PgKind::Text,
+    }
+}
+
+fn decode_pg(row: &PgRow, kinds: &[PgKind]) -> Result<Vec<Value>, sqlx::Error> {
+    let mut out = Vec::with_capacity(kinds.len());
+    for (i, kind) in kinds.iter().enumerate() {
+        let v = match kind {
+            PgKind::I16 => row.try_get::<Option<i16>, _>(i)?.map(|v| Value::Integer(v.into())),
+            PgKind::I32 => row.try_get::<Option<i32>, _>(i)?.map(|v| Value::Integer(v.into())),
+            PgKind::I64 => row.try_get::<Option<i64>, _>(i)?.map(Value::Integer),
+            PgKind::F32 => row.try_get::<Option<f32>, _>(i)?.map(|v| Value::Real(v.into())),
+            PgKind::F64 => row.try_get::<Option<f64>, _>(i)?.map(Value::Real),
+            PgKind::Bool => row.try_get::<Option<bool>, _>(i)?.map(Value::Bool),
+            PgKind::Bytes => row.try_get::<Option<Vec<u8>>, _>(i)?.map(Value::Bytes),
+            PgKind::Text | PgKind::Other => row.try_get::<Option<String>, _>(i)?.map(Value::Text),
+            PgKind::Time => row.try_get::<Option<String>, _>(i)?.map(Value::Timestamp),
+        };
+        out.push(v.unwrap_or(Value::Null));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_are_quoted() {
+        assert_eq!(quote("users"), "\"users\"");
+        assert_eq!(quote("we\"ird"), "\"we\"\"ird\"");
+        assert_eq!(TableRef::new(Some("app"), "users").quoted(), "\"app\".\"users\"");
+    }
+
+    #[test]
+    fn in_lists_have_fixed_shapes() {
+        assert_eq!(sqlite_in(&["id".into()], 3, 2), "\"id\" IN ($2, $3, $4)");
+        assert_eq!(sqlite_in(&["a".into(), "b".into()], 2, 1), "(\"a\", \"b\") IN (VALUES ($1, $2), ($3, $4))");
+        assert_eq!(
+            pg_in(&["a".into(), "b".into()], &["bigint".into(), "text".into()], 1, 1),
+            "(\"a\", \"b\") IN ((CAST($1 AS bigint), CAST($2 AS text)))"
+        );
+        assert_eq!(bucket(1), 1);
+        assert_eq!(bucket(3), 4);
+        assert_eq!(bucket(5000), CHUNK);
+    }
+
+    #[test]
+    fn passwords_are_hidden() {
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact("sqlite://x.db"), "sqlite://x.db");
+    }
+}

@@ -1,0 +1,223 @@
+//! The connector on both databases: values round-trip, lists of any length match, writes are
+//! atomic and in order, identifiers are quoted.
+
+use std::future::Future;
+
+use covenant_connectors::{Connector, ConnectorError, ConnectorOptions, TableRef, Value, WriteOp};
+
+use super::db::TestDb;
+
+async fn both<F, Fut>(case: F)
+where
+    F: Fn(TestDb) -> Fut,
+    Fut: Future<Output = TestDb>,
+{
+    case(TestDb::sqlite()).await;
+    if let Some(db) = TestDb::postgres().await {
+        case(db).await.drop_db().await;
+    }
+}
+
+fn t(name: &str) -> TableRef {
+    TableRef::new(None, name)
+}
+
+fn s(v: &str) -> String {
+    v.to_owned()
+}
+
+const SCHEMA_SQLITE: &str = r#"
+CREATE TABLE kinds (id BIGINT PRIMARY KEY, i BIGINT, r DOUBLE PRECISION, t TEXT, b BOOLEAN, y BLOB, at TEXT);
+CREATE TABLE "we""ird" ("the id" BIGINT PRIMARY KEY, "sel""ect" TEXT);
+CREATE TABLE pairs (a TEXT NOT NULL, b BIGINT NOT NULL, v TEXT, PRIMARY KEY (a, b));
+CREATE TABLE parent (id BIGINT PRIMARY KEY);
+CREATE TABLE child (id BIGINT PRIMARY KEY, parent_id BIGINT REFERENCES parent (id));
+"#;
+
+const SCHEMA_PG: &str = r#"
+CREATE TABLE kinds (id BIGINT PRIMARY KEY, i BIGINT, r DOUBLE PRECISION, t TEXT, b BOOLEAN, y BYTEA, at TIMESTAMPTZ);
+CREATE TABLE "we""ird" ("the id" BIGINT PRIMARY KEY, "sel""ect" TEXT);
+CREATE TABLE pairs (a TEXT NOT NULL, b BIGINT NOT NULL, v TEXT, PRIMARY KEY (a, b));
+CREATE TABLE parent (id BIGINT PRIMARY KEY);
+CREATE TABLE child (id BIGINT PRIMARY KEY, parent_id BIGINT REFERENCES parent (id));
+CREATE SCHEMA app;
+CREATE TABLE app.people (id UUID PRIMARY KEY, email VARCHAR(200), n INTEGER);
+"#;
+
+async fn setup(db: &TestDb) -> Connector {
+    db.exec(if db.is_postgres() { SCHEMA_PG } else { SCHEMA_SQLITE }).await;
+    Connector::connect(db.url(), &ConnectorOptions { max_connections: 2, ..ConnectorOptions::default() }).await.unwrap()
+}
+
+fn kinds_cols() -> Vec<String> {
+    ["id", "i", "r", "t", "b", "y", "at"].iter().map(|c| s(c)).collect()
+}
+
+#[tokio::test]
+async fn values_round_trip() {
+    both(|db| async move {
+        let c = setup(&db).await;
+        let at = if db.is_postgres() { "2026-01-02 10:00:00+00" } else { "2026-01-02T10:00:00Z" };
+        db.exec(&format!(
+            "INSERT INTO kinds VALUES (1, -7, 0.25, 'Ada ''L''', TRUE, {}, '{at}'), (2, NULL, NULL, NULL, NULL, NULL, NULL)",
+            if db.is_postgres() { "'\\x00ff'::bytea" } else { "X'00FF'" }
+        ))
+        .await;
+        let rows = c.fetch(&t("kinds"), &kinds_cols(), &[s("id")], &[vec![Value::Integer(1)]]).await.unwrap();
+        let bool_true = if db.is_postgres() { Value::Bool(true) } else { Value::Integer(1) };
+        let at_value = if db.is_postgres() { Value::Timestamp(at.into()) } else { Value::Text(at.into()) };
+        let expected = vec![
+            Value::Integer(1),
+            Value::Integer(-7),
+            Value::Real(0.25),
+            Value::Text("Ada 'L'".into()),
+            bool_true,
+            Value::Bytes(vec![0, 255]),
+            at_value,
+        ];
+        assert_eq!(rows, vec![expected.clone()]);
+
+        // Writing the values read onto the other row stores the same values.
+        let set: Vec<(String, Value)> = kinds_cols().into_iter().zip(expected.clone()).skip(1).collect();
+        let op = WriteOp::Update { table: t("kinds"), key_columns: vec![s("id")], keys: vec![vec![Value::Integer(2)]], set };
+        assert_eq!(c.apply(&[op]).await.unwrap(), 1);
+        let back = c.read_back(&t("kinds"), &[s("id")], &[vec![Value::Integer(2)]], &kinds_cols()[1..]).await.unwrap();
+        let mut want = expected.clone();
+        want[0] = Value::Integer(2);
+        assert_eq!(back, vec![want]);
+
+        // And null writes null, whatever the column's type.
+        let set: Vec<(String, Value)> = kinds_cols().into_iter().skip(1).map(|c| (c, Value::Null)).collect();
+        let op = WriteOp::Update { table: t("kinds"), key_columns: vec![s("id")], keys: vec![vec![Value::Integer(2)]], set };
+        c.apply(&[op]).await.unwrap();
+        let back = c.read_back(&t("kinds"), &[s("id")], &[vec![Value::Integer(2)]], &kinds_cols()[1..]).await.unwrap();
+        assert_eq!(back[0][1..], vec![Value::Null; 6][..]);
+        c.close().await;
+        db
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn long_lists_match_every_row_once() {
+    both(|db| async move {
+        let c = setup(&db).await;
+        let values: Vec<String> = (0..1500).map(|i| format!("({i}, {})", i % 7)).collect();
+        db.exec(&format!("INSERT INTO kinds (id, i) VALUES {}", values.join(", "))).await;
+        for n in [1, 3, 512, 513, 1200] {
+            // Every key twice, plus keys that match nothing and a null.
+            let mut keys: Vec<Vec<Value>> = (0..n).map(|i| vec![Value::Integer(i as i64 * 2)]).collect();
+            keys.extend((0..n).map(|i| vec![Value::Integer(i as i64 * 2)]));
+            keys.push(vec![Value::Integer(-1)]);
+            keys.push(vec![Value::Null]);
+            let rows = c.fetch(&t("kinds"), &[s("id")], &[s("id")], &keys).await.unwrap();
+            let want = (0..n).filter(|i| i * 2 < 1500).count();
+            assert_eq!(rows.len(), want, "{n} keys");
+        }
+        // By a non-key column: every row whose `i` is 3.
+        let rows = c.fetch(&t("kinds"), &[s("id")], &[s("i")], &[vec![Value::Integer(3)]]).await.unwrap();
+        assert_eq!(rows.len(), (0..1500).filter(|i| i % 7 == 3).count());
+        c.close().await;
+        db
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn composite_keys_and_quoted_identifiers() {
+    both(|db| async move {
+        let c = setup(&db).await;
+        db.exec("INSERT INTO pairs VALUES ('x', 1, 'a'), ('x', 2, 'b'), ('y', 1, 'c')").await;
+        db.exec(r#"INSERT INTO "we""ird" VALUES (1, 'drop table kinds'), (2, 'x')"#).await;
+        let keys = vec![vec![Value::from("x"), Value::Integer(2)], vec![Value::from("y"), Value::Integer(1)]];
+        let mut rows = c.fetch(&t("pairs"), &[s("v")], &[s("a"), s("b")], &keys).await.unwrap();
+        rows.sort_by_key(|r| r[0].sort_key());
+        assert_eq!(rows, vec![vec![Value::from("b")], vec![Value::from("c")]]);
+        let op = WriteOp::Delete { table: t("pairs"), key_columns: vec![s("a"), s("b")], keys };
+        assert_eq!(c.apply(&[op]).await.unwrap(), 2);
+
+        let weird = t("we\"ird");
+        let rows = c.fetch(&weird, &[s("sel\"ect")], &[s("the id")], &[vec![Value::Integer(1)]]).await.unwrap();
+        assert_eq!(rows, vec![vec![Value::from("drop table kinds")]]);
+        // A value that looks like SQL is only ever a value.
+        let rows =
+            c.fetch(&weird, &[s("the id")], &[s("sel\"ect")], &[vec![Value::from("x' OR '1'='1")]]).await.unwrap();
+        assert!(rows.is_empty());
+        c.close().await;
+        db
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn writes_are_one_transaction_in_order() {
+    both(|db| async move {
+        let c = setup(&db).await;
+        db.exec("INSERT INTO parent VALUES (1), (2); INSERT INTO child VALUES (10, 1), (11, 2)").await;
+        let key = |i: i64| vec![Value::Integer(i)];
+        // Deleting the parent first breaks the foreign key: nothing at all is written.
+        let wrong = vec![
+            WriteOp::Update {
+                table: t("child"),
+                key_columns: vec![s("id")],
+                keys: vec![key(11)],
+                set: vec![(s("parent_id"), Value::Null)],
+            },
+            WriteOp::Delete { table: t("parent"), key_columns: vec![s("id")], keys: vec![key(1)] },
+        ];
+        let err = c.apply(&wrong).await.unwrap_err();
+        assert!(matches!(err, ConnectorError::Query { .. }), "{err}");
+        let rows = c.fetch(&t("child"), &[s("parent_id")], &[s("id")], &[key(11)]).await.unwrap();
+        assert_eq!(rows, vec![vec![Value::Integer(2)]], "the update was rolled back");
+        // Children first, then the parent: both happen.
+        let right = vec![
+            WriteOp::Delete { table: t("child"), key_columns: vec![s("id")], keys: vec![key(10)] },
+            WriteOp::Delete { table: t("parent"), key_columns: vec![s("id")], keys: vec![key(1)] },
+        ];
+        assert_eq!(c.apply(&right).await.unwrap(), 2);
+        assert!(c.fetch(&t("parent"), &[s("id")], &[s("id")], &[key(1)]).await.unwrap().is_empty());
+        c.close().await;
+        db
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unknown_tables_and_columns_are_named() {
+    both(|db| async move {
+        let c = setup(&db).await;
+        let err = c.fetch(&t("nope"), &[s("id")], &[s("id")], &[vec![Value::Integer(1)]]).await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "table `nope` does not exist in the database; check the annotations' `name` and `schema`"
+        );
+        let err = c.fetch(&t("kinds"), &[s("idd")], &[s("id")], &[vec![Value::Integer(1)]]).await.unwrap_err();
+        assert_eq!(err.to_string(), "column `idd` does not exist in table `kinds`; check the annotations");
+        assert!(c.check_table(&t("kinds"), &["id", "t"]).await.is_ok());
+        c.close().await;
+        db
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn postgres_schemas_and_other_types() {
+    let Some(db) = TestDb::postgres().await else { return };
+    let c = setup(&db).await;
+    db.exec("INSERT INTO app.people VALUES ('0190a8e4-7a6e-7000-8000-000000000001', 'ada@example.com', 3)").await;
+    let people = TableRef::new(Some("app"), "people");
+    let rows =
+        c.fetch(&people, &[s("id"), s("n")], &[s("email")], &[vec![Value::from("ada@example.com")]]).await.unwrap();
+    assert_eq!(rows, vec![vec![Value::from("0190a8e4-7a6e-7000-8000-000000000001"), Value::Integer(3)]]);
+    let op = WriteOp::Update {
+        table: people.clone(),
+        key_columns: vec![s("id")],
+        keys: vec![vec![rows[0][0].clone()]],
+        set: vec![(s("email"), Value::Null), (s("n"), Value::Integer(4))],
+    };
+    assert_eq!(c.apply(&[op]).await.unwrap(), 1);
+    let back = c.read_back(&people, &[s("id")], &[vec![rows[0][0].clone()]], &[s("email"), s("n")]).await.unwrap();
+    assert_eq!(back[0][1..], [Value::Null, Value::Integer(4)]);
+    c.close().await;
+    db.drop_db().await;
+}

@@ -1,0 +1,2 @@
+mod connector;
+pub mod db;

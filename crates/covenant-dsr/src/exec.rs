@@ -1,0 +1,825 @@
+//! The executor: runs a request's plan against the databases and answers it.
+//!
+//! Writes go through the journal (`covenant_store::journal`): the whole write set is computed
+//! first (every hash, pseudonym and truncation), recorded as one step per database, then each
+//! step is applied in one transaction of its database and marked. A run left open by a crash
+//! is resumed by the next run of the same request: a step still pending is read back, and only
+//! the operations whose effect is absent are applied, so nothing is applied twice.
+
+use std::sync::Arc;
+
+use covenant_connectors::{Connector, ConnectorOptions, Value, WriteOp};
+use covenant_core::audit::AuditDraft;
+use covenant_core::ledger::{CollectionMethod, sha256_hex};
+use covenant_core::{Identity, RecordId, TenantId};
+use covenant_policy::dataset::Dataset;
+use covenant_policy::model::Policy;
+use covenant_store::{
+    FlagKind, JournalStore, NewRun, NewStep, NewSubject, NewTenant, RunId, RunState, StepState, Store, StoreError,
+    SubjectFlag,
+};
+use jiff::Timestamp;
+use sha2::{Digest, Sha256};
+
+use crate::config::{Config, load_or_create_key};
+use crate::error::DsrError;
+use crate::find::{Found, Source, discover};
+use crate::plan::{self, Plan, RequestKind, Scope};
+use crate::report::{self, FlagReport, Outcome, StepReport, WriteReport};
+use crate::writes::{self, Correction, Keys, Target};
+
+/// A request to execute.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    pub kind: RequestKind,
+    pub identities: Vec<Identity>,
+    pub scope: Scope,
+    /// Rectification: the corrections (at least one).
+    pub corrections: Vec<Correction>,
+    /// Objection: the activities objected to; empty means every direct-marketing activity.
+    pub objections: Vec<String>,
+    /// The request's id in a workflow, if any: runs of the same id resume each other. Without
+    /// it, runs with the same kind, identities, scope and corrections do.
+    pub request_id: Option<String>,
+}
+
+impl Request {
+    pub fn new(kind: RequestKind, identities: Vec<Identity>) -> Request {
+        Request {
+            kind,
+            identities,
+            scope: Scope::Controller,
+            corrections: Vec::new(),
+            objections: Vec::new(),
+            request_id: None,
+        }
+    }
+
+    /// What identifies the request in the journal.
+    pub fn key(&self) -> String {
+        if let Some(id) = &self.request_id {
+            return format!("request:{id}");
+        }
+        let mut ids: Vec<String> = self.identities.iter().map(Identity::key).collect();
+        ids.sort();
+        let mut h = Sha256::new();
+        h.update(self.kind.as_str());
+        h.update([0]);
+        h.update(ids.join("\n"));
+        h.update([0]);
+        h.update(self.scope.key());
+        h.update([0]);
+        h.update(serde_json::to_string(&self.corrections).unwrap_or_default());
+        h.update([0]);
+        h.update(self.objections.join("\n"));
+        let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        format!("{}:{hex}", self.kind.as_str())
+    }
+}
+
+/// Reports progress of a long run (a terminal progress bar, or nothing).
+pub trait Progress: Send + Sync {
+    /// A line to show: `resuming run …`, `applying crm (12000 rows)`.
+    fn message(&self, _msg: &str) {}
+    /// Steps to apply in this run.
+    fn start(&self, _steps: u64) {}
+    /// One step done.
+    fn advance(&self) {}
+}
+
+/// Shows nothing.
+pub struct Quiet;
+impl Progress for Quiet {}
+
+/// Executes requests with the [`Executor`] of a configuration; the request workflow calls it.
+pub trait RequestExecutor: Send + Sync {
+    fn execute(
+        &self,
+        request: &Request,
+        progress: &dyn Progress,
+    ) -> impl std::future::Future<Output = Result<Outcome, DsrError>> + Send;
+}
+
+/// Runs requests against one configuration's databases, journaling into Covenant's store.
+pub struct Executor<S> {
+    policy: Arc<Policy>,
+    datasets: Vec<Dataset>,
+    connectors: Vec<Connector>,
+    store: Arc<S>,
+    tenant: TenantId,
+    key: Option<[u8; 32]>,
+    actor: String,
+    notice_hash: String,
+}
+
+/// Opens every database of a configuration.
+pub async fn connect_all(config: &Config) -> Result<Vec<Connector>, DsrError> {
+    let mut out = Vec::new();
+    for d in &config.datasets {
+        let opts = ConnectorOptions { max_connections: d.max_connections, ..ConnectorOptions::default() };
+        out.push(Connector::connect(&d.url, &opts).await.map_err(DsrError::db(&d.dataset.id))?);
+    }
+    Ok(out)
+}
+
+impl<S: Store + JournalStore + 'static> Executor<S> {
+    /// An executor for a loaded configuration: connects to every dataset, reads (or creates)
+    /// the pseudonym key when one is configured, and makes sure the tenant exists.
+    pub async fn open(config: &Config, store: Arc<S>) -> Result<Executor<S>, DsrError> {
+        let connectors = connect_all(config).await?;
+        let key = match &config.pseudonym_key_file {
+            Some(f) => Some(load_or_create_key(f)?),
+            None => None,
+        };
+        let exec =
+            Executor::new(config.policy.clone(), config.dataset_list(), connectors, store, config.tenant.clone(), key);
+        exec.ensure_tenant().await?;
+        Ok(exec)
+    }
+
+    pub fn new(
+        policy: Policy,
+        datasets: Vec<Dataset>,
+        connectors: Vec<Connector>,
+        store: Arc<S>,
+        tenant: TenantId,
+        key: Option<[u8; 32]>,
+    ) -> Executor<S> {
+        let notice = covenant_policy::notice::html(&policy).unwrap_or_default();
+        Executor {
+            policy: Arc::new(policy),
+            datasets,
+            connectors,
+            store,
+            tenant,
+            key,
+            actor: "covenant-dsr".to_owned(),
+            notice_hash: sha256_hex(notice.as_bytes()),
+        }
+    }
+
+    /// Who the audit log names as acting (default `covenant-dsr`).
+    pub fn with_actor(mut self, actor: &str) -> Executor<S> {
+        actor.clone_into(&mut self.actor);
+        self
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    pub fn datasets(&self) -> &[Dataset] {
+        &self.datasets
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+
+    /// Creates the tenant in the store if it does not exist.
+    pub async fn ensure_tenant(&self) -> Result<(), DsrError> {
+        match self.store.get_tenant(&self.tenant).await {
+            Ok(_) => Ok(()),
+            Err(StoreError::NotFound { .. }) => {
+                let new = NewTenant {
+                    id: self.tenant.clone(),
+                    name: self.tenant.as_str().to_owned(),
+                    created_at: Timestamp::now(),
+                };
+                let draft = AuditDraft::new(&self.actor, "tenant.create", &format!("tenant:{}", self.tenant), "{}");
+                match self.store.create_tenant(new, draft).await {
+                    Ok(_) | Err(StoreError::Conflict(_)) => Ok(()),
+                    Err(e) => Err(e.into()),
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Closes the database pools.
+    pub async fn close(&self) {
+        for c in &self.connectors {
+            c.close().await;
+        }
+    }
+
+    /// The plan of a request (pure).
+    pub fn plan(&self, request: &Request) -> Result<Plan, DsrError> {
+        plan::build(&self.policy, &self.datasets, request.kind, &request.identities, &request.scope)
+            .map_err(|e| DsrError::Invalid(e.to_string()))
+    }
+
+    fn sources<'a>(&'a self, plan: &'a Plan) -> Vec<Source<'a>> {
+        self.datasets
+            .iter()
+            .zip(&self.connectors)
+            .filter_map(|(d, c)| plan.dataset(&d.id).map(|p| Source { dataset: d, plan: p, connector: c }))
+            .collect()
+    }
+
+    /// Finds everything about the person (no writes).
+    pub async fn discover(&self, request: &Request, plan: &Plan) -> Result<Found, DsrError> {
+        discover(plan, &self.sources(plan), &request.identities).await
+    }
+
+    fn draft(&self, action: &str, target: &str, detail: serde_json::Value) -> AuditDraft {
+        AuditDraft::new(&self.actor, action, target, detail.to_string())
+    }
+
+    /// Runs a request to its end (resuming an interrupted run of the same request).
+    pub async fn run(&self, request: &Request, progress: &dyn Progress) -> Result<Outcome, DsrError> {
+        check_request(request)?;
+        let plan = self.plan(request)?;
+        match request.kind {
+            RequestKind::Access | RequestKind::Export | RequestKind::Confirm => self.read(request, &plan).await,
+            RequestKind::Erasure | RequestKind::Rectification => self.write(request, &plan, progress).await,
+            RequestKind::Restriction | RequestKind::Objection => self.flag(request, &plan).await,
+        }
+    }
+
+    async fn read(&self, request: &Request, plan: &Plan) -> Result<Outcome, DsrError> {
+        // Reading personal data leaves an audit entry; it is written while the data is read.
+        let detail = serde_json::json!({ "request": request.key(), "kind": request.kind.as_str() });
+        let audit =
+            self.store.record_read(&self.tenant, self.draft(&format!("dsr.{}", request.kind), "request", detail));
+        let (found, audit) = futures_util::future::join(self.discover(request, plan), audit).await;
+        audit?;
+        let found = found?;
+        let datasets: Vec<&Dataset> = self.datasets.iter().collect();
+        let now = Timestamp::now();
+        let outcome = match request.kind {
+            RequestKind::Confirm => Outcome::Confirm(report::confirmation(&self.policy, &datasets, &found)),
+            kind => {
+                let r = report::access(&self.policy, &datasets, &found, &now.to_string());
+                if kind == RequestKind::Export { Outcome::Export(r) } else { Outcome::Access(r) }
+            }
+        };
+        Ok(outcome)
+    }
+
+    fn keys_needed(&self, plan: &Plan) -> Option<String> {
+        for d in &plan.datasets {
+            for a in &d.actions {
+                let columns = match a {
+                    plan::Action::CutMentions { columns, .. }
+                    | plan::Action::Update { columns, .. }
+                    | plan::Action::Keep { cut: columns, .. } => columns.as_slice(),
+                    plan::Action::Delete { .. } => &[],
+                };
+                for c in columns {
+                    use covenant_policy::dataset::Strategy;
+                    if matches!(c.strategy, Strategy::Hash | Strategy::Pseudonym) {
+                        return Some(format!("{}.{}", a.table(), c.column));
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    async fn write(&self, request: &Request, plan: &Plan, progress: &dyn Progress) -> Result<Outcome, DsrError> {
+        let (run, report) = match self.prepare_plan(request, plan).await? {
+            Prepared::Fresh(run, report) => (run, report),
+            Prepared::Open(run) => {
+                progress.message(&format!("resuming run {run}"));
+                return self.resume(run, progress).await.map(|r| wrap(request.kind, r));
+            }
+        };
+        let applied = self.apply_steps(run, false, progress).await?;
+        let mut report = report;
+        report.run = run.to_string();
+        self.finish(run, &report, applied).await?;
+        Ok(wrap(request.kind, report))
+    }
+
+    /// Prepares an erasure or rectification without applying it: computes the write set and
+    /// records the run and its steps in the journal. Returns the run, or the open run of the
+    /// same request. [`Executor::run`] with the same request then applies it (as a resume).
+    pub async fn prepare(&self, request: &Request) -> Result<RunId, DsrError> {
+        check_request(request)?;
+        if !request.kind.writes_databases() {
+            return Err(DsrError::Invalid(format!("a `{}` request writes nothing to prepare", request.kind)));
+        }
+        let plan = self.plan(request)?;
+        Ok(match self.prepare_plan(request, &plan).await? {
+            Prepared::Fresh(run, _) | Prepared::Open(run) => run,
+        })
+    }
+
+    async fn prepare_plan(&self, request: &Request, plan: &Plan) -> Result<Prepared, DsrError> {
+        let key = request.key();
+        let plan_hash = plan.hash();
+        if let Some(run) = self.store.find_open_run(&self.tenant, &key).await? {
+            if run.plan_hash != plan_hash {
+                return Err(DsrError::Resume(format!(
+                    "run `{}` of this request was prepared from another plan (the policy or the annotations changed since); restore them to finish it",
+                    run.id
+                )));
+            }
+            return Ok(Prepared::Open(run.id));
+        }
+        if let Some(at) = self.keys_needed(plan)
+            && self.key.is_none()
+        {
+            return Err(DsrError::Config(format!(
+                "column `{at}` is erased with a keyed strategy (`hash` or `pseudonym`): set `[secrets] pseudonym_key_file` in the configuration"
+            )));
+        }
+        let found = self.discover(request, plan).await?;
+        let salt = self.key.as_ref().map(|k| writes::hash_salt(k, &key));
+        let keys = Keys { pseudonym: self.key.as_ref(), salt: salt.as_ref() };
+
+        let mut steps = Vec::new();
+        let mut step_reports = Vec::new();
+        let mut kept = Vec::new();
+        let correction = request.corrections.first().cloned();
+        for (ds, fd) in self.datasets.iter().zip(&found.datasets) {
+            let Some(dp) = plan.dataset(&ds.id) else { continue };
+            let (ops, counts) = match request.kind {
+                RequestKind::Erasure => {
+                    kept.extend(report::kept(&self.policy, ds, fd));
+                    writes::erasure(ds, dp, fd, keys)?
+                }
+                _ => {
+                    let mut all_ops = Vec::new();
+                    let mut all = writes::Counts::default();
+                    for c in &request.corrections {
+                        let old = self.old_values(request, &found, c)?;
+                        let (ops, counts) = writes::rectification(ds, fd, c, &old);
+                        all_ops.extend(ops);
+                        for (t, n) in counts.updated {
+                            *all.updated.entry(t).or_default() += n;
+                        }
+                    }
+                    (all_ops, all)
+                }
+            };
+            if ops.is_empty() {
+                continue;
+            }
+            let json = serde_json::to_string(&ops).map_err(|e| DsrError::Internal(e.to_string()))?;
+            steps.push(NewStep { dataset: ds.id.clone(), ops: json, op_count: ops.len() as u64 });
+            step_reports.push(StepReport { dataset: ds.id.clone(), counts });
+        }
+        let summary = summary(request.kind, &step_reports, &kept, &found);
+        let report = WriteReport {
+            run: String::new(),
+            resumed: false,
+            plan_hash: plan_hash.clone(),
+            steps: step_reports,
+            kept,
+            referred: found.referred.iter().map(report::ReferralReport::from).collect(),
+            correction,
+            summary,
+        };
+        let report_json = serde_json::to_string(&report).map_err(|e| DsrError::Internal(e.to_string()))?;
+        let new = NewRun {
+            tenant: self.tenant.clone(),
+            request_key: key.clone(),
+            kind: request.kind.as_str().to_owned(),
+            identities: request.identities.iter().map(Identity::key).collect(),
+            scope: request.scope.key(),
+            plan_hash,
+            report: report_json,
+            created_at: Timestamp::now(),
+        };
+        let n_steps = steps.len();
+        let detail = serde_json::json!({ "request": key, "steps": n_steps });
+        match self.store.create_run(new, steps, self.draft("dsr.run.create", "request", detail)).await {
+            Ok(w) => Ok(Prepared::Fresh(w.value.id, report)),
+            // Another process prepared the same request meanwhile: resume that run.
+            Err(StoreError::Conflict(_)) => match self.store.find_open_run(&self.tenant, &key).await? {
+                Some(run) => Ok(Prepared::Open(run.id)),
+                None => Err(DsrError::Resume("the request's run changed while preparing it; run it again".into())),
+            },
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The values a correction replaces.
+    fn old_values(&self, request: &Request, found: &Found, c: &Correction) -> Result<Vec<String>, DsrError> {
+        if let Some(old) = &c.old {
+            return Ok(vec![old.clone()]);
+        }
+        match &c.target {
+            Target::Identity(kind) => {
+                let given: Vec<String> = request
+                    .identities
+                    .iter()
+                    .filter(|i| &i.kind_name() == kind)
+                    .map(|i| i.value().to_owned())
+                    .collect();
+                if !given.is_empty() {
+                    return Ok(given);
+                }
+                Ok(found.identities.iter().filter(|i| &i.kind_name() == kind).map(|i| i.value().to_owned()).collect())
+            }
+            Target::Category(cat) => {
+                let mut values = std::collections::BTreeSet::new();
+                for (ds, fd) in self.datasets.iter().zip(&found.datasets) {
+                    for (name, rows) in &fd.tables {
+                        let Some(t) = ds.table(name) else { continue };
+                        for c in t.columns.iter().filter(|c| c.category.as_ref() == Some(cat)) {
+                            for row in rows.rows.values() {
+                                if let Some(v) =
+                                    rows.get(row, &c.name).filter(|v| !v.is_empty()).and_then(Value::as_text)
+                                {
+                                    values.insert(v);
+                                }
+                            }
+                        }
+                    }
+                }
+                if values.len() > 1 {
+                    return Err(DsrError::Invalid(format!(
+                        "the person's rows hold {} different values of category `{cat}`; say which one to correct",
+                        values.len()
+                    )));
+                }
+                Ok(values.into_iter().collect())
+            }
+        }
+    }
+
+    /// Applies the pending steps of a run; `in_doubt`: read back first and apply only what is
+    /// missing.
+    /// Returns the last step applied and its rows, whose mark is left to [`Self::finish`].
+    async fn apply_steps(
+        &self,
+        run: RunId,
+        in_doubt: bool,
+        progress: &dyn Progress,
+    ) -> Result<Vec<(u32, u64)>, DsrError> {
+        let steps = self.store.run_steps(&self.tenant, run).await?;
+        let pending: Vec<_> = steps.into_iter().filter(|s| s.state == StepState::Pending).collect();
+        progress.start(pending.len() as u64);
+        let last = pending.last().map(|s| s.seq);
+        let mut deferred = Vec::new();
+        for step in pending {
+            let Some(i) = self.datasets.iter().position(|d| d.id == step.dataset) else {
+                return Err(DsrError::Resume(format!(
+                    "run `{run}` has a step for dataset `{}`, which the configuration no longer has",
+                    step.dataset
+                )));
+            };
+            let connector = &self.connectors[i];
+            let ops: Vec<WriteOp> = serde_json::from_str(&step.ops)
+                .map_err(|e| DsrError::Internal(format!("step {} of run `{run}` is unreadable: {e}", step.seq)))?;
+            let ops = if in_doubt { missing_ops(connector, &step.dataset, ops).await? } else { ops };
+            let rows: usize = ops.iter().map(WriteOp::rows).sum();
+            progress.message(&format!("applying {} ({rows} rows)", step.dataset));
+            let changed =
+                if ops.is_empty() { 0 } else { connector.apply(&ops).await.map_err(DsrError::db(&step.dataset))? };
+            if Some(step.seq) == last {
+                // Marked by the finish, in the same transaction.
+                deferred.push((step.seq, changed));
+                progress.advance();
+                continue;
+            }
+            let detail = serde_json::json!({ "run": run.to_string(), "step": step.seq, "dataset": step.dataset, "rows": changed });
+            match self
+                .store
+                .mark_step_applied(
+                    &self.tenant,
+                    run,
+                    step.seq,
+                    changed,
+                    Timestamp::now(),
+                    self.draft("dsr.step.applied", &format!("run:{run}"), detail),
+                )
+                .await
+            {
+                Ok(_) | Err(StoreError::Conflict(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+            progress.advance();
+        }
+        Ok(deferred)
+    }
+
+    async fn resume(&self, id: RunId, progress: &dyn Progress) -> Result<WriteReport, DsrError> {
+        let run = self.store.get_run(&self.tenant, id).await?;
+        let applied = self.apply_steps(id, true, progress).await?;
+        let mut report: WriteReport = serde_json::from_str(&run.report)
+            .map_err(|e| DsrError::Internal(format!("the report of run `{id}` is unreadable: {e}")))?;
+        report.run = id.to_string();
+        report.resumed = true;
+        self.finish(id, &report, applied).await?;
+        Ok(report)
+    }
+
+    async fn finish(&self, id: RunId, report: &WriteReport, applied: Vec<(u32, u64)>) -> Result<(), DsrError> {
+        let json = serde_json::to_string(report).map_err(|e| DsrError::Internal(e.to_string()))?;
+        let detail = serde_json::json!({ "run": id.to_string(), "state": "done" });
+        match self
+            .store
+            .finish_run(
+                &self.tenant,
+                id,
+                RunState::Done,
+                json,
+                Timestamp::now(),
+                applied,
+                self.draft("dsr.run.finish", &format!("run:{id}"), detail),
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            // Finished by another process that resumed the same run.
+            Err(StoreError::Conflict(_)) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn flag(&self, request: &Request, plan: &Plan) -> Result<Outcome, DsrError> {
+        let found = self.discover(request, plan).await?;
+        // The activities objected to: those named, or every direct-marketing one (Art. 21(3)).
+        let purposes: Vec<String> = if request.kind == RequestKind::Objection {
+            if request.objections.is_empty() {
+                self.policy.activities.iter().filter(|a| a.direct_marketing).map(|a| a.id.clone()).collect()
+            } else {
+                request.objections.clone()
+            }
+        } else {
+            Vec::new()
+        };
+        if request.kind == RequestKind::Objection && purposes.is_empty() {
+            return Err(DsrError::Invalid(
+                "the policy has no direct-marketing activity; name the activities objected to (`--purpose ID`)".into(),
+            ));
+        }
+        let key = request.key();
+        let tenant = &self.tenant;
+        let mut subject = None;
+        let mut candidates: Vec<&Identity> = request.identities.iter().collect();
+        candidates.extend(found.identities.iter().filter(|i| !request.identities.contains(i)));
+        for i in candidates {
+            if let Some(s) = self.store.find_subject_by_identity(tenant, i).await? {
+                subject = Some(s);
+                break;
+            }
+        }
+        let registered = subject.is_none();
+        let subject = match subject {
+            Some(s) => s,
+            None => {
+                let kind = found
+                    .datasets
+                    .iter()
+                    .zip(&self.datasets)
+                    .flat_map(|(fd, ds)| {
+                        fd.tables
+                            .iter()
+                            .filter(|(_, r)| !r.rows.is_empty())
+                            .filter_map(|(t, _)| ds.table(t)?.subject_type.clone())
+                    })
+                    .next()
+                    .unwrap_or_else(|| "person".to_owned());
+                let new = NewSubject {
+                    tenant: tenant.clone(),
+                    kind,
+                    identities: request.identities.clone(),
+                    birth_date: None,
+                    jurisdiction: None,
+                    created_at: Timestamp::now(),
+                };
+                let detail = serde_json::json!({ "request": key });
+                self.store.register_subject(new, self.draft("subject.register", "request", detail)).await?.value
+            }
+        };
+        let now = Timestamp::now();
+        let new_run = NewRun {
+            tenant: tenant.clone(),
+            request_key: key.clone(),
+            kind: request.kind.as_str().to_owned(),
+            identities: request.identities.iter().map(Identity::key).collect(),
+            scope: request.scope.key(),
+            plan_hash: plan.hash(),
+            report: "{}".into(),
+            created_at: now,
+        };
+        let run = match self
+            .store
+            .create_run(
+                new_run,
+                Vec::new(),
+                self.draft("dsr.run.create", "request", serde_json::json!({ "request": key })),
+            )
+            .await
+        {
+            Ok(w) => w.value,
+            Err(StoreError::Conflict(_)) => match self.store.find_open_run(tenant, &key).await? {
+                Some(r) => r,
+                None => {
+                    return Err(DsrError::Resume("the request's run changed while preparing it; run it again".into()));
+                }
+            },
+            Err(e) => return Err(e.into()),
+        };
+        let mut flags = Vec::new();
+        let target = format!("subject:{}", subject.id);
+        if request.kind == RequestKind::Restriction {
+            let flag = SubjectFlag {
+                kind: FlagKind::Restricted,
+                set_at: now,
+                due: None,
+                detail: Some(format!("restriction request (GDPR Art. 18), run {}", run.id)),
+            };
+            self.store
+                .set_flag(
+                    tenant,
+                    subject.id,
+                    flag,
+                    self.draft("subject.flag", &target, serde_json::json!({ "flag": "restricted" })),
+                )
+                .await?;
+            flags.push(FlagKind::Restricted.name());
+        } else {
+            for p in &purposes {
+                let kind = FlagKind::Objection(p.clone());
+                let flag = SubjectFlag {
+                    kind: kind.clone(),
+                    set_at: now,
+                    due: None,
+                    detail: Some(format!("objection (GDPR Art. 21), run {}", run.id)),
+                };
+                self.store
+                    .set_flag(
+                        tenant,
+                        subject.id,
+                        flag,
+                        self.draft("subject.flag", &target, serde_json::json!({ "flag": kind.name() })),
+                    )
+                    .await?;
+                flags.push(kind.name());
+            }
+            // The decision engine reads objections from the consent ledger: record them there
+            // too, so that decisions deny the purposes at once.
+            let index = covenant_engine::PolicyIndex::compile(&self.policy);
+            let direct_marketing_all = request.objections.is_empty();
+            let actions: Vec<covenant_engine::ledger::Action<'_>> = if direct_marketing_all {
+                vec![covenant_engine::ledger::Action::ObjectToDirectMarketing]
+            } else {
+                purposes.iter().map(|p| covenant_engine::ledger::Action::Object(p)).collect()
+            };
+            for action in actions {
+                let meta = covenant_engine::ledger::RecordMeta {
+                    id: RecordId::from_uuid(uuid_v7()),
+                    tenant: tenant.clone(),
+                    subject: subject.id,
+                    notice_hash: self.notice_hash.clone(),
+                    method: CollectionMethod::Admin,
+                    at: now,
+                    actor: self.actor.clone(),
+                    evidence: Some(format!("data-subject request run {}", run.id)),
+                };
+                let record = covenant_engine::ledger::record(&index, action, meta)
+                    .map_err(|e| DsrError::Invalid(e.to_string()))?;
+                self.store
+                    .append_consent(
+                        record,
+                        self.draft("consent.append", &target, serde_json::json!({ "objection": true })),
+                    )
+                    .await?;
+            }
+        }
+        let summary = match request.kind {
+            RequestKind::Restriction => "Processing of your data is restricted: we keep it and use it for nothing else without your consent (GDPR Art. 18).".to_owned(),
+            _ => format!("Your objection is recorded: we no longer process your data for {}.", purposes.join(", ")),
+        };
+        let report =
+            FlagReport { run: run.id.to_string(), subject: subject.id.to_string(), registered, flags, summary };
+        let json = serde_json::to_string(&report).map_err(|e| DsrError::Internal(e.to_string()))?;
+        let detail = serde_json::json!({ "run": run.id.to_string(), "state": "done" });
+        match self
+            .store
+            .finish_run(
+                tenant,
+                run.id,
+                RunState::Done,
+                json,
+                now,
+                Vec::new(),
+                self.draft("dsr.run.finish", &format!("run:{}", run.id), detail),
+            )
+            .await
+        {
+            Ok(_) | Err(StoreError::Conflict(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        Ok(match request.kind {
+            RequestKind::Restriction => Outcome::Restriction(report),
+            _ => Outcome::Objection(report),
+        })
+    }
+}
+
+enum Prepared {
+    /// A new run, with the report it will give.
+    Fresh(RunId, WriteReport),
+    /// The open run of the same request.
+    Open(RunId),
+}
+
+fn uuid_v7() -> uuid::Uuid {
+    uuid::Uuid::now_v7()
+}
+
+fn wrap(kind: RequestKind, r: WriteReport) -> Outcome {
+    match kind {
+        RequestKind::Rectification => Outcome::Rectification(r),
+        _ => Outcome::Erasure(r),
+    }
+}
+
+fn summary(kind: RequestKind, steps: &[StepReport], kept: &[report::KeptReport], found: &Found) -> String {
+    let deleted: u64 = steps.iter().flat_map(|s| s.counts.deleted.values()).sum();
+    let updated: u64 = steps.iter().flat_map(|s| s.counts.updated.values()).sum();
+    let mut s = match kind {
+        RequestKind::Rectification => format!("Corrected {updated} record(s)."),
+        _ => format!("Deleted {deleted} record(s) and erased personal data in {updated} more."),
+    };
+    if !kept.is_empty() {
+        let holds: std::collections::BTreeSet<String> =
+            kept.iter().map(|k| format!("{} ({})", k.hold.name, k.hold.basis)).collect();
+        s.push_str(&format!(
+            " Some records are kept because the law requires it: {}.",
+            holds.into_iter().collect::<Vec<_>>().join("; ")
+        ));
+    }
+    if !found.referred.is_empty() {
+        s.push_str(" Some data is held for our customers, who decide about it: please contact them.");
+    }
+    s
+}
+
+/// The operations of a step in doubt whose effect is not in the database yet: rows still
+/// present for a delete; rows whose values differ from the new ones for an update (rows gone
+/// need nothing).
+async fn missing_ops(connector: &Connector, dataset: &str, ops: Vec<WriteOp>) -> Result<Vec<WriteOp>, DsrError> {
+    let mut out = Vec::new();
+    for op in ops {
+        let key_len = op.key_columns().len();
+        let (columns, wanted): (Vec<String>, Vec<Value>) = match &op {
+            WriteOp::Update { set, .. } => set.iter().cloned().unzip(),
+            WriteOp::Delete { .. } => (Vec::new(), Vec::new()),
+        };
+        let current = connector
+            .read_back(op.table(), op.key_columns(), op.keys(), &columns)
+            .await
+            .map_err(DsrError::db(dataset))?;
+        let mut needed = Vec::new();
+        for row in current {
+            let (key, values) = row.split_at(key_len.min(row.len()));
+            let done = match &op {
+                WriteOp::Delete { .. } => false,
+                WriteOp::Update { .. } => values.iter().zip(&wanted).all(|(a, b)| a.same(b)),
+            };
+            if !done {
+                // The key as the journal has it, so the same statement shapes are used.
+                let k = op.keys().iter().find(|k| k.iter().zip(key).all(|(a, b)| a.same(b))).cloned();
+                needed.push(k.unwrap_or_else(|| key.to_vec()));
+            }
+        }
+        if !needed.is_empty() {
+            out.push(op.with_keys(needed));
+        }
+    }
+    Ok(out)
+}
+
+fn check_request(r: &Request) -> Result<(), DsrError> {
+    if r.identities.is_empty() {
+        return Err(DsrError::Invalid(
+            "a request needs at least one identity (`--identity email=ada@example.com`)".into(),
+        ));
+    }
+    if r.identities.len() > 100 {
+        return Err(DsrError::Invalid("a request may name at most 100 identities".into()));
+    }
+    match r.kind {
+        RequestKind::Rectification if r.corrections.is_empty() => Err(DsrError::Invalid(
+            "a rectification needs the corrected value: `--set email=new@example.com` (an identity kind or a category)"
+                .into(),
+        )),
+        RequestKind::Rectification => Ok(()),
+        _ if !r.corrections.is_empty() => {
+            Err(DsrError::Invalid(format!("`--set` is for rectification, not for `{}`", r.kind)))
+        }
+        RequestKind::Objection => Ok(()),
+        _ if !r.objections.is_empty() => {
+            Err(DsrError::Invalid(format!("`--purpose` is for objection, not for `{}`", r.kind)))
+        }
+        _ => Ok(()),
+    }
+}
+
+impl<S: Store + JournalStore + 'static> RequestExecutor for Executor<S> {
+    async fn execute(&self, request: &Request, progress: &dyn Progress) -> Result<Outcome, DsrError> {
+        self.run(request, progress).await
+    }
+}

@@ -1,0 +1,365 @@
+//! Discovery: running a plan's lookups against the databases until nothing new is found, and
+//! collecting the person's rows, the rows that mention them, and the customers' rows that are
+//! referred to their controller.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use covenant_connectors::{Connector, TableRef, Value};
+use covenant_core::Identity;
+use covenant_policy::dataset::{Dataset, Table};
+
+use crate::error::DsrError;
+use crate::plan::{DatasetPlan, Plan, Scope, Via};
+
+/// A row's primary key, ordered so that rows come out in the same order every time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RowKey(pub Vec<Value>);
+
+impl Ord for RowKey {
+    fn cmp(&self, other: &RowKey) -> Ordering {
+        let a: Vec<_> = self.0.iter().map(Value::sort_key).collect();
+        let b: Vec<_> = other.0.iter().map(Value::sort_key).collect();
+        a.cmp(&b)
+    }
+}
+
+impl PartialOrd for RowKey {
+    fn partial_cmp(&self, other: &RowKey) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Rows of one table: the columns read, and each row's values in that order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Rows {
+    pub columns: Vec<String>,
+    pub rows: BTreeMap<RowKey, Vec<Value>>,
+}
+
+impl Rows {
+    pub fn index(&self, column: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c == column)
+    }
+
+    /// A row's value of a column.
+    pub fn get<'r>(&self, row: &'r [Value], column: &str) -> Option<&'r Value> {
+        self.index(column).and_then(|i| row.get(i))
+    }
+}
+
+/// Rows of `table` that mention the person's rows of `of`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mentions {
+    pub table: String,
+    pub of: String,
+    pub columns: Vec<String>,
+    pub rows: Rows,
+}
+
+/// Customers' rows about the person, referred to the customer (promise T7).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Referred {
+    pub dataset: String,
+    pub table: String,
+    pub controller_column: String,
+    /// The customer (the controller column's value) and how many of its rows were found.
+    pub customers: BTreeMap<String, u64>,
+    pub controllers: Vec<String>,
+}
+
+/// What was found in one dataset.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FoundDataset {
+    pub id: String,
+    /// The person's rows, per table (tables in scope only).
+    pub tables: BTreeMap<String, Rows>,
+    pub mentions: Vec<Mentions>,
+}
+
+impl FoundDataset {
+    pub fn row_count(&self) -> usize {
+        self.tables.values().map(|r| r.rows.len()).sum()
+    }
+}
+
+/// Everything found about a person.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Found {
+    /// Every identity known at the end: the request's and those found in the person's rows.
+    pub identities: BTreeSet<Identity>,
+    pub datasets: Vec<FoundDataset>,
+    pub referred: Vec<Referred>,
+}
+
+impl Found {
+    pub fn row_count(&self) -> usize {
+        self.datasets.iter().map(FoundDataset::row_count).sum()
+    }
+
+    pub fn dataset(&self, id: &str) -> Option<&FoundDataset> {
+        self.datasets.iter().find(|d| d.id == id)
+    }
+}
+
+/// The columns read from each table: its key, its annotated columns, its controller column,
+/// the columns of its references and the columns other tables' references point at.
+pub fn read_columns(ds: &Dataset, t: &Table) -> Vec<String> {
+    let mut cols: Vec<String> = Vec::new();
+    let mut add = |c: &str| {
+        if !cols.iter().any(|x| x == c) {
+            cols.push(c.to_owned());
+        }
+    };
+    for k in &t.primary_key {
+        add(k);
+    }
+    for c in &t.columns {
+        add(&c.name);
+    }
+    if let Some(c) = &t.controller {
+        add(c);
+    }
+    for r in &t.references {
+        for c in &r.columns {
+            add(c);
+        }
+    }
+    for other in &ds.tables {
+        for r in other.references.iter().filter(|r| r.table == t.name) {
+            for c in r.target_columns(t) {
+                add(c);
+            }
+        }
+    }
+    cols
+}
+
+fn table_ref(t: &Table) -> TableRef {
+    TableRef::new(t.schema.as_deref(), &t.name)
+}
+
+/// One dataset with its annotations, plan and connector.
+pub struct Source<'a> {
+    pub dataset: &'a Dataset,
+    pub plan: &'a DatasetPlan,
+    pub connector: &'a Connector,
+}
+
+fn key_of(rows: &Rows, t: &Table, row: &[Value]) -> RowKey {
+    RowKey(t.primary_key.iter().map(|k| rows.get(row, k).cloned().unwrap_or(Value::Null)).collect())
+}
+
+/// Adds rows to a table's set; returns the keys that were new.
+fn add_rows(rows: &mut Rows, t: &Table, fetched: Vec<Vec<Value>>) -> Vec<RowKey> {
+    let mut new = Vec::new();
+    for r in fetched {
+        let k = key_of(rows, t, &r);
+        if !rows.rows.contains_key(&k) {
+            rows.rows.insert(k.clone(), r);
+            new.push(k);
+        }
+    }
+    new
+}
+
+/// Runs the plan's lookups to a fixpoint across all datasets.
+pub async fn discover(plan: &Plan, sources: &[Source<'_>], identities: &[Identity]) -> Result<Found, DsrError> {
+    let customer = match &plan.scope {
+        Scope::Customer(c) => Some(c.as_str()),
+        Scope::Controller => None,
+    };
+    let mut known: BTreeSet<Identity> = identities.iter().cloned().collect();
+    let mut found: Vec<FoundDataset> = sources
+        .iter()
+        .map(|s| FoundDataset {
+            id: s.dataset.id.clone(),
+            tables: s
+                .plan
+                .tables
+                .iter()
+                .filter_map(|t| s.dataset.table(t))
+                .map(|t| (t.name.clone(), Rows { columns: read_columns(s.dataset, t), rows: BTreeMap::new() }))
+                .collect(),
+            mentions: Vec::new(),
+        })
+        .collect();
+    // (dataset, table, column, identity key) already asked; (dataset, lookup index, row key)
+    // already followed.
+    let mut asked: HashSet<(usize, String, String, String)> = HashSet::new();
+    let mut followed: HashMap<(usize, usize), BTreeSet<RowKey>> = HashMap::new();
+
+    loop {
+        for (di, s) in sources.iter().enumerate() {
+            let f = &mut found[di];
+            // Identity lookups, run together.
+            let mut jobs = Vec::new();
+            for l in &s.plan.lookups {
+                let Via::Identity { column, kind } = &l.via else { continue };
+                let Some(t) = s.dataset.table(&l.table) else { continue };
+                let values: Vec<Vec<Value>> = known
+                    .iter()
+                    .filter(|i| &i.kind_name() == kind)
+                    .filter(|i| asked.insert((di, t.name.clone(), column.clone(), i.key())))
+                    .map(|i| vec![Value::Text(i.value().to_owned())])
+                    .collect();
+                let Some(rows) = f.tables.get(&t.name) else { continue };
+                if !values.is_empty() {
+                    jobs.push((l, t, table_ref(t), rows.columns.clone(), column, values));
+                }
+            }
+            let fetched = futures_util::future::join_all(jobs.iter().map(|(_, _, tr, cols, column, values)| {
+                s.connector.fetch(tr, cols, std::slice::from_ref(*column), values)
+            }))
+            .await;
+            for ((l, t, _, _, _, _), fetched) in jobs.iter().zip(fetched) {
+                let mut fetched = fetched.map_err(DsrError::db(&s.dataset.id))?;
+                let Some(rows) = f.tables.get_mut(&t.name) else { continue };
+                if let (Some(c), Some(col)) = (customer, &l.controller_column) {
+                    let i = rows.index(col);
+                    fetched.retain(|r| i.and_then(|i| r.get(i)).and_then(Value::as_text).as_deref() == Some(c));
+                }
+                add_rows(rows, t, fetched);
+            }
+            // References, until nothing new is found in this dataset; each pass runs together.
+            loop {
+                let mut jobs = Vec::new();
+                for (li, l) in s.plan.lookups.iter().enumerate() {
+                    let Via::Reference { columns, from, from_columns, .. } = &l.via else { continue };
+                    let (Some(t), Some(src)) = (s.dataset.table(&l.table), f.tables.get(from)) else { continue };
+                    let done = followed.entry((di, li)).or_default();
+                    let mut values: Vec<Vec<Value>> = Vec::new();
+                    for (k, row) in &src.rows {
+                        if done.insert(k.clone()) {
+                            let v: Vec<Value> =
+                                from_columns.iter().map(|c| src.get(row, c).cloned().unwrap_or(Value::Null)).collect();
+                            if !v.iter().any(Value::is_null) {
+                                values.push(v);
+                            }
+                        }
+                    }
+                    let Some(rows) = f.tables.get(&t.name) else { continue };
+                    if !values.is_empty() {
+                        jobs.push((t, table_ref(t), rows.columns.clone(), columns, values));
+                    }
+                }
+                if jobs.is_empty() {
+                    break;
+                }
+                let fetched = futures_util::future::join_all(
+                    jobs.iter().map(|(_, tr, cols, columns, values)| s.connector.fetch(tr, cols, columns, values)),
+                )
+                .await;
+                for ((t, _, _, _, _), fetched) in jobs.iter().zip(fetched) {
+                    let fetched = fetched.map_err(DsrError::db(&s.dataset.id))?;
+                    if let Some(rows) = f.tables.get_mut(&t.name) {
+                        add_rows(rows, t, fetched);
+                    }
+                }
+            }
+        }
+        // Identities in the rows found, for the next round.
+        let mut new_ids = Vec::new();
+        for (di, s) in sources.iter().enumerate() {
+            for (name, rows) in &found[di].tables {
+                let Some(t) = s.dataset.table(name) else { continue };
+                for (c, kind) in t.identity_columns() {
+                    let Some(i) = rows.index(&c.name) else { continue };
+                    for row in rows.rows.values() {
+                        let Some(text) = row.get(i).and_then(Value::as_text) else { continue };
+                        if let Ok(id) = kind.identity(&text)
+                            && !known.contains(&id)
+                        {
+                            new_ids.push(id);
+                        }
+                    }
+                }
+            }
+        }
+        if new_ids.is_empty() {
+            break;
+        }
+        known.extend(new_ids);
+    }
+
+    // Mentions of the person's rows.
+    for (di, s) in sources.iter().enumerate() {
+        for m in &s.plan.mentions {
+            let (Some(t), Some(of)) = (s.dataset.table(&m.table), found[di].tables.get(&m.of)) else { continue };
+            let values: Vec<Vec<Value>> = of
+                .rows
+                .values()
+                .map(|row| m.target.iter().map(|c| of.get(row, c).cloned().unwrap_or(Value::Null)).collect::<Vec<_>>())
+                .filter(|v| !v.iter().any(Value::is_null))
+                .collect();
+            if values.is_empty() {
+                continue;
+            }
+            let mut columns: Vec<String> = t.primary_key.clone();
+            for c in &m.columns {
+                if !columns.contains(c) {
+                    columns.push(c.clone());
+                }
+            }
+            let fetched = s
+                .connector
+                .fetch(&table_ref(t), &columns, &m.columns, &values)
+                .await
+                .map_err(DsrError::db(&s.dataset.id))?;
+            let mut rows = Rows { columns, rows: BTreeMap::new() };
+            add_rows(&mut rows, t, fetched);
+            found[di].mentions.push(Mentions {
+                table: m.table.clone(),
+                of: m.of.clone(),
+                columns: m.columns.clone(),
+                rows,
+            });
+        }
+    }
+
+    // Customers' data about the person, referred to the customer.
+    let mut referred = Vec::new();
+    for s in sources {
+        for r in &s.plan.referred {
+            let Some(t) = s.dataset.table(&r.table) else { continue };
+            let mut columns = t.primary_key.clone();
+            if !columns.contains(&r.controller_column) {
+                columns.push(r.controller_column.clone());
+            }
+            let mut rows = Rows { columns, rows: BTreeMap::new() };
+            for (column, kind) in &r.identity_columns {
+                let values: Vec<Vec<Value>> = known
+                    .iter()
+                    .filter(|i| &i.kind_name() == kind)
+                    .map(|i| vec![Value::Text(i.value().to_owned())])
+                    .collect();
+                if values.is_empty() {
+                    continue;
+                }
+                let fetched = s
+                    .connector
+                    .fetch(&table_ref(t), &rows.columns, std::slice::from_ref(column), &values)
+                    .await
+                    .map_err(DsrError::db(&s.dataset.id))?;
+                add_rows(&mut rows, t, fetched);
+            }
+            if rows.rows.is_empty() {
+                continue;
+            }
+            let mut customers: BTreeMap<String, u64> = BTreeMap::new();
+            for row in rows.rows.values() {
+                let c = rows.get(row, &r.controller_column).and_then(Value::as_text).unwrap_or_default();
+                *customers.entry(c).or_default() += 1;
+            }
+            referred.push(Referred {
+                dataset: s.dataset.id.clone(),
+                table: r.table.clone(),
+                controller_column: r.controller_column.clone(),
+                customers,
+                controllers: r.controllers.clone(),
+            });
+        }
+    }
+
+    Ok(Found { identities: known, datasets: found, referred })
+}

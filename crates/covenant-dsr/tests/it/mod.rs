@@ -1,0 +1,2 @@
+mod exec;
+pub mod fixture;

@@ -1,0 +1,37 @@
+-- The journal of data-subject request runs (covenant-dsr): a run, and the write set it prepared
+-- for each application database as numbered steps, each marked once applied. A run that is
+-- still `open` is resumed by the next run of the same request (one open run per request key).
+
+CREATE TABLE dsr_runs (
+    tenant      TEXT    NOT NULL REFERENCES tenants (id),
+    id          TEXT    NOT NULL,
+    request_key TEXT    NOT NULL,
+    kind        TEXT    NOT NULL,
+    identities  TEXT    NOT NULL,  -- identity keys, one per line
+    scope       TEXT    NOT NULL,
+    plan_hash   TEXT    NOT NULL,
+    state       TEXT    NOT NULL,  -- open | done | failed
+    report      TEXT    NOT NULL,
+    created_at  INTEGER NOT NULL,
+    finished_at INTEGER,
+    PRIMARY KEY (tenant, id)
+) STRICT;
+CREATE UNIQUE INDEX dsr_runs_one_open ON dsr_runs (tenant, request_key) WHERE state = 'open';
+CREATE INDEX dsr_runs_by_time ON dsr_runs (tenant, created_at);
+
+-- `ops` is the prepared write set of one database (JSON), cleared when the run finishes; its
+-- SHA-256 stays as evidence of what was written.
+CREATE TABLE dsr_steps (
+    tenant       TEXT    NOT NULL,
+    run          TEXT    NOT NULL,
+    seq          INTEGER NOT NULL,
+    dataset      TEXT    NOT NULL,
+    ops          TEXT    NOT NULL,
+    ops_hash     TEXT    NOT NULL,
+    op_count     INTEGER NOT NULL,
+    state        TEXT    NOT NULL,  -- pending | applied
+    rows_changed INTEGER,
+    applied_at   INTEGER,
+    PRIMARY KEY (tenant, run, seq),
+    FOREIGN KEY (tenant, run) REFERENCES dsr_runs (tenant, id)
+) STRICT;
