@@ -41,15 +41,15 @@ pub struct DemoOptions<'a> {
 pub fn run(opts: &DemoOptions<'_>) -> Result<ExitCode> {
     let examples = opts.examples.map(Path::to_path_buf).unwrap_or_else(default_examples);
     render(opts.out, &examples)?;
-    crate::demo_data::ensure(opts.out, DEMO_CONTACTS)?;
+    let app_config = crate::demo_data::ensure(opts.out, DEMO_CONTACTS)?;
     if opts.no_serve {
         return Ok(ExitCode::SUCCESS);
     }
-    serve(opts, &examples)
+    serve(opts, &examples, &app_config)
 }
 
 /// The server on `OUT/covenant.db`, with a `demo` tenant and a fresh admin key.
-fn serve(opts: &DemoOptions<'_>, examples: &Path) -> Result<ExitCode> {
+fn serve(opts: &DemoOptions<'_>, examples: &Path, app_config: &Path) -> Result<ExitCode> {
     use std::sync::Arc;
     use std::time::Duration;
 
@@ -77,7 +77,31 @@ fn serve(opts: &DemoOptions<'_>, examples: &Path) -> Result<ExitCode> {
             request_timeout: Duration::from_secs(10),
             key_ttl: Duration::from_secs(60),
         };
-        let state = Arc::new(covenant_server::AppState::new(store, config)?);
+        // Request emails (one-time codes, answers) land as files in OUT/mailbox.
+        let mailbox = opts.out.join("mailbox");
+        std::fs::create_dir_all(&mailbox).with_context(|| format!("cannot create `{}`", mailbox.display()))?;
+        let mailer = covenant_server::mail::Mailer::new(
+            covenant_server::mail::Transport::Mailbox(mailbox.clone()),
+            "privacy@localhost",
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut state = covenant_server::AppState::new(store, config)?.with_mailer(mailer);
+        // The demo application's databases are annotated against Oki-Toki's policy: requests
+        // are carried out in them when that is the policy served.
+        let with_app = opts.serve == "okitoki";
+        if with_app {
+            let app = covenant_dsr::Config::load(app_config).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let journal = Arc::new(crate::serve::open_store(&db).await?);
+            let exec = covenant_dsr::Executor::open(&app, journal).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            state = state.with_fulfillers(vec![Arc::new(covenant_server::datasets::DatasetFulfiller::new(Arc::new(
+                exec,
+            )))]);
+        }
+        let state = Arc::new(state);
+        let (stop_worker, stopped) = tokio::sync::oneshot::channel::<()>();
+        let worker = covenant_server::worker::spawn(state.clone(), Default::default(), async {
+            let _ = stopped.await;
+        });
         println!("\nserving {name}'s policy ({}) for tenant `demo`", policy_file.display());
         println!("  store:   {}", db_file.display());
         println!("  api:     {url}/v1   (Authorization: Bearer <key>)");
@@ -85,11 +109,19 @@ fn serve(opts: &DemoOptions<'_>, examples: &Path) -> Result<ExitCode> {
         println!("  notice:  {url}/v1/policy/notice");
         println!("  try:     curl -s -H \"Authorization: Bearer $KEY\" -H 'content-type: application/json' \\");
         println!("             -d '{{\"type\":\"user\",\"identities\":[{{\"kind\":\"email\",\"value\":\"ada@example.com\"}}]}}' {url}/v1/subjects");
+        println!("  mailbox: {}   (one-time codes and answers to requests)", mailbox.display());
+        if with_app {
+            println!("  app:     {}   (requests are carried out in these databases)", app_config.display());
+            println!("  request: curl -s -H \"Authorization: Bearer $KEY\" -H 'content-type: application/json' \\");
+            println!("             -d '{{\"kind\":\"access\",\"identity\":{{\"kind\":\"email\",\"value\":\"ada@example.com\"}}}}' {url}/v1/requests");
+        }
         println!("press Ctrl-C to stop; the admin key of tenant `demo` (shown once):");
         println!("{key}");
         covenant_server::serve(listener, covenant_server::router(state.clone()), covenant_server::shutdown_signal())
             .await
             .context("the server failed")?;
+        let _ = stop_worker.send(());
+        worker.await.context("the request worker failed")?;
         state.store.close().await;
         Ok(ExitCode::SUCCESS)
     })

@@ -81,9 +81,15 @@ enum Command {
         /// The address to listen on
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
-        /// The policy file every tenant is held to
+        /// The policy file every tenant is held to (default: the policy of `--config`)
+        #[arg(long, required_unless_present = "config")]
+        policy: Option<PathBuf>,
+        /// A configuration (`covenant.toml`, as `covenant demo-data` writes) whose annotated
+        /// application databases verified requests are carried out in: access and export read
+        /// them, erasure and rectification write them through the journal. Without it, requests
+        /// act on Covenant's own records only.
         #[arg(long)]
-        policy: PathBuf,
+        config: Option<PathBuf>,
         /// The address people reach the server at, for unsubscribe links (default: http://LISTEN)
         #[arg(long)]
         public_url: Option<String>,
@@ -483,6 +489,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             db,
             listen,
             policy,
+            config,
             public_url,
             secret_file,
             smtp_url,
@@ -496,7 +503,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             mail_from: &mail_from,
             db: &db,
             listen,
-            policy: &policy,
+            policy: policy.as_deref(),
+            config: config.as_deref(),
             public_url: public_url.as_deref(),
             secret_file: secret_file.as_deref(),
             log_format: match log_format {

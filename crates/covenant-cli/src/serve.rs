@@ -20,7 +20,10 @@ pub const DEFAULT_DB: &str = "sqlite://covenant-data/covenant.db?mode=rwc";
 pub struct ServeOptions<'a> {
     pub db: &'a str,
     pub listen: SocketAddr,
-    pub policy: &'a Path,
+    /// The policy; default: the configuration's.
+    pub policy: Option<&'a Path>,
+    /// Application databases requests are carried out in (`covenant.toml`).
+    pub config: Option<&'a Path>,
     pub public_url: Option<&'a str>,
     pub secret_file: Option<&'a Path>,
     pub log_format: LogFormat,
@@ -144,7 +147,15 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 
 pub fn run(opts: &ServeOptions<'_>) -> Result<ExitCode> {
     telemetry::init(opts.log_format);
-    let policy = policy_cmd::load(opts.policy)?;
+    let datasets = match opts.config {
+        Some(path) => Some(covenant_dsr::Config::load(path).map_err(|e| anyhow::anyhow!("{e}"))?),
+        None => None,
+    };
+    let policy = match (opts.policy, &datasets) {
+        (Some(path), _) => policy_cmd::load(path)?,
+        (None, Some(config)) => config.policy.clone(),
+        (None, None) => anyhow::bail!("give the policy with `--policy FILE`, or a configuration with `--config FILE`"),
+    };
     let secret_file = opts.secret_file.map(Path::to_path_buf).unwrap_or_else(|| default_secret_file(opts.db));
     let secret = load_secret(&secret_file)?;
     runtime()?.block_on(async {
@@ -161,7 +172,25 @@ pub fn run(opts: &ServeOptions<'_>) -> Result<ExitCode> {
             request_timeout: opts.timeout,
             key_ttl: Duration::from_secs(60),
         };
-        let state = Arc::new(AppState::new(store, config)?.with_mailer(mailer(opts)?));
+        let mut state = AppState::new(store, config)?.with_mailer(mailer(opts)?);
+        if let Some(ds) = &datasets {
+            // The executor journals into the same database as the server, through a connection
+            // of its own.
+            let journal = Arc::new(open_store(opts.db).await?);
+            let exec = covenant_dsr::Executor::open(ds, journal)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .with_context(|| format!("cannot open the application databases of `{}`", ds.path.display()))?;
+            tracing::info!(
+                config = %ds.path.display(),
+                datasets = ds.datasets.len(),
+                tenant = %ds.tenant,
+                "requests are carried out in the application databases"
+            );
+            state =
+                state.with_fulfillers(vec![Arc::new(covenant_server::datasets::DatasetFulfiller::new(Arc::new(exec)))]);
+        }
+        let state = Arc::new(state);
         tracing::info!(%addr, url = %public_url, db = %redact(opts.db), "covenant is serving");
         let (stop_worker, stopped) = tokio::sync::oneshot::channel::<()>();
         let worker = covenant_server::worker::spawn(state.clone(), Default::default(), async {

@@ -718,6 +718,7 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
     }
 }
 
+#[allow(clippy::large_enum_variant)] // one value per run, never stored in bulk
 enum Prepared {
     /// A new run, with the report it will give.
     Fresh(RunId, WriteReport),

@@ -13,6 +13,7 @@ pub mod app;
 pub mod auth;
 pub mod body;
 mod convert;
+pub mod datasets;
 pub mod error;
 pub mod fulfil;
 pub mod gpc;

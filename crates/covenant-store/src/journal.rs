@@ -211,6 +211,7 @@ pub trait JournalStore: Send + Sync {
     /// write sets. `applied` marks the last steps applied in the same transaction (step number,
     /// rows changed): it saves a write after the last step. Finishing a run that is not open is
     /// a [`StoreError::Conflict`].
+    #[allow(clippy::too_many_arguments)] // the run's outcome, its last step's mark and the audit entry, written together
     fn finish_run(
         &self,
         tenant: &TenantId,

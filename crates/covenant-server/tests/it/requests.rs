@@ -38,9 +38,16 @@ struct App {
 }
 
 async fn spawn(db: Db, policy: Policy) -> App {
+    spawn_with(db, policy, Vec::new()).await
+}
+
+async fn spawn_with(db: Db, policy: Policy, fulfillers: Vec<Arc<dyn covenant_server::fulfil::Fulfiller>>) -> App {
     let store = SqlStore::connect(&db.url).await.unwrap();
     store.migrate().await.unwrap();
     for t in ["acme", "globex"] {
+        if store.get_tenant(&tenant(t)).await.is_ok() {
+            continue;
+        }
         let new = NewTenant { id: tenant(t), name: t.to_owned(), created_at: Timestamp::now() };
         store.create_tenant(new, AuditDraft::new("test", "tenant.create", "tenant", "")).await.unwrap();
     }
@@ -56,7 +63,12 @@ async fn spawn(db: Db, policy: Policy) -> App {
         key_ttl: Duration::from_secs(60),
     };
     let mailer = Mailer::new(Transport::Mailbox(mailbox.clone()), "privacy@example.com").unwrap();
-    let state = Arc::new(AppState::new(SqlStore::connect(&db.url).await.unwrap(), config).unwrap().with_mailer(mailer));
+    let state = Arc::new(
+        AppState::new(SqlStore::connect(&db.url).await.unwrap(), config)
+            .unwrap()
+            .with_mailer(mailer)
+            .with_fulfillers(fulfillers),
+    );
     let (tx1, rx1) = oneshot::channel::<()>();
     let (tx2, rx2) = oneshot::channel::<()>();
     let server = tokio::spawn({
@@ -773,5 +785,70 @@ async fn a_contact_of_a_customer_is_handled_after_verification_and_the_customer_
     app.wait_mail(oz, "We have carried out your request").await;
     let informed = app.wait_mail("dpo@acme-mailings.example", &id).await;
     assert!(informed.body.contains("request.completed"), "{}", informed.body);
+    app.finish().await;
+}
+
+/// The demo application (a call-center CRM) with its annotations, for tenant `acme`, journaling
+/// into the test's store.
+fn demo_app(dir: &std::path::Path, store_url: &str) -> PathBuf {
+    let opts = covenant_demo_app::Options::new(200);
+    covenant_demo_app::write_sqlite(dir, &opts, false).unwrap();
+    std::fs::write(dir.join("policy.toml"), covenant_demo_app::POLICY_TOML).unwrap();
+    std::fs::write(dir.join("crm.dataset.toml"), covenant_demo_app::CRM_DATASET_TOML).unwrap();
+    std::fs::write(dir.join("events.dataset.toml"), covenant_demo_app::EVENTS_DATASET_TOML).unwrap();
+    let config = format!(
+        "policy = \"policy.toml\"\ntenant = \"acme\"\n[store]\nurl = \"{store_url}\"\n\
+         [[datasets]]\nannotations = \"crm.dataset.toml\"\nurl = \"sqlite://crm.db\"\n\
+         [[datasets]]\nannotations = \"events.dataset.toml\"\nurl = \"sqlite://events.db\"\n"
+    );
+    let path = dir.join("covenant.toml");
+    std::fs::write(&path, config).unwrap();
+    path
+}
+
+fn count(db: &std::path::Path, sql: &str) -> i64 {
+    let c = rusqlite::Connection::open(db).unwrap();
+    c.query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+/// A verified erasure request is carried out in the application's own databases by the worker:
+/// the person's rows are erased, invoices are kept under the legal hold and the answer says so
+/// (promise T5), and the other people's rows are untouched.
+#[tokio::test]
+async fn an_erasure_request_is_carried_out_in_the_application_databases() {
+    let db = Db::sqlite().await;
+    let app_dir = tempfile::tempdir().unwrap();
+    let config = covenant_dsr::Config::load(&demo_app(app_dir.path(), &db.url)).unwrap();
+    let journal = Arc::new(SqlStore::connect(&db.url).await.unwrap());
+    journal.migrate().await.unwrap();
+    let exec = covenant_dsr::Executor::open(&config, journal).await.unwrap();
+    let fulfiller: Arc<dyn covenant_server::fulfil::Fulfiller> =
+        Arc::new(covenant_server::datasets::DatasetFulfiller::new(Arc::new(exec)));
+    let app = spawn_with(db, config.policy.clone(), vec![fulfiller]).await;
+    let crm = app_dir.path().join("crm.db");
+    let ada = covenant_demo_app::ADA_EMAIL;
+    let others_before = count(&crm, "SELECT count(*) FROM users WHERE email <> 'ada@example.com'");
+    assert_eq!(count(&crm, "SELECT count(*) FROM users WHERE email = 'ada@example.com'"), 1);
+
+    let id = app.verified("erasure", ada, json!({})).await;
+    let done = app.wait_state(&app.acme, &id, "completed").await;
+    let actions = done["response"]["actions"].as_array().unwrap();
+    assert!(
+        actions.iter().any(|a| a["system"] == "crm" && a["table"] == "users" && a["action"] == "erased"),
+        "{done:#}"
+    );
+    let kept = done["response"]["kept"].as_array().unwrap();
+    assert!(kept.iter().any(|k| k["what"].as_str().unwrap().contains("payments")), "{done:#}");
+    assert!(kept.iter().any(|k| k["basis"].as_str().unwrap().contains("Transaction and billing records")), "{done:#}");
+    let answer = app.wait_mail(ada, "We have carried out your request").await;
+    assert!(answer.body.contains("payments"), "{}", answer.body);
+
+    assert_eq!(count(&crm, "SELECT count(*) FROM users WHERE email = 'ada@example.com'"), 0);
+    assert_eq!(count(&crm, "SELECT count(*) FROM tickets WHERE user_id = 1"), 0);
+    // promise T5: invoices are kept, detached from the erased user
+    assert!(
+        count(&crm, "SELECT count(*) FROM payments WHERE billing_email = 'ada@example.com' AND user_id IS NULL") > 0
+    );
+    assert_eq!(count(&crm, "SELECT count(*) FROM users WHERE email <> 'ada@example.com'"), others_before);
     app.finish().await;
 }

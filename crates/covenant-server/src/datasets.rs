@@ -1,0 +1,161 @@
+//! The dataset fulfiller: carries verified requests out in the company's own application
+//! databases, through covenant-dsr's journaled executor (see `docs/requests-execution.md`).
+//!
+//! Access, export and confirmation read the person's rows; erasure and rectification write them,
+//! journaled under the request's id so that a retried job resumes its run instead of starting
+//! another. Restriction, objection and post-death instructions are Covenant's own records and
+//! are left to the built-in fulfiller.
+
+use std::sync::Arc;
+
+use covenant_core::RequestKind;
+use covenant_dsr::{Correction, DsrError, Executor, Quiet, Request, Scope};
+use covenant_store::SqlStore;
+use futures_util::future::BoxFuture;
+
+use crate::fulfil::{ActionTaken, FulfilError, FulfilRequest, Fulfiller, Kept, Outcome};
+
+/// The name reports and errors give the application databases.
+pub const SYSTEM: &str = "datasets";
+
+/// Fulfils requests in the annotated application databases of one configuration.
+pub struct DatasetFulfiller {
+    exec: Arc<Executor<SqlStore>>,
+}
+
+impl DatasetFulfiller {
+    pub fn new(exec: Arc<Executor<SqlStore>>) -> DatasetFulfiller {
+        DatasetFulfiller { exec }
+    }
+
+    /// The executor's request for a workflow request, or `None` when there is nothing to do in
+    /// the application databases.
+    fn request(&self, req: &FulfilRequest) -> Result<Option<Request>, FulfilError> {
+        use covenant_dsr::RequestKind as K;
+        let kind = match req.kind {
+            RequestKind::Access => K::Access,
+            RequestKind::Export => K::Export,
+            RequestKind::Confirm => K::Confirm,
+            RequestKind::Erasure => K::Erasure,
+            RequestKind::Rectification => K::Rectification,
+            RequestKind::Restriction | RequestKind::Objection | RequestKind::PostDeath => return Ok(None),
+        };
+        let mut request = Request::new(kind, vec![req.identity.clone()]);
+        request.request_id = Some(req.id.to_string());
+        // A customer's instruction, or a request we handle for a customer (promise W9), acts on
+        // that customer's rows (promises O3, P7); the customer id is the value of the tables'
+        // `controller` column.
+        if let Some(customer) = &req.customer {
+            request.scope = Scope::Customer(customer.to_string());
+        }
+        if kind == K::Rectification {
+            let field = req.details.get("field").and_then(|v| v.as_str());
+            let value = req.details.get("value").and_then(|v| v.as_str());
+            let (Some(field), Some(value)) = (field, value) else {
+                return Err(FulfilError::new(
+                    SYSTEM,
+                    "a rectification needs `details.field` (an identity kind or a category) and `details.value`",
+                ));
+            };
+            let correction = Correction::parse(&format!("{field}={value}"), self.exec.datasets())
+                .map_err(|e| FulfilError::new(SYSTEM, e))?;
+            request.corrections.push(correction);
+        }
+        Ok(Some(request))
+    }
+}
+
+impl Fulfiller for DatasetFulfiller {
+    fn name(&self) -> &str {
+        SYSTEM
+    }
+
+    fn fulfil<'a>(&'a self, req: &'a FulfilRequest) -> BoxFuture<'a, Result<Outcome, FulfilError>> {
+        Box::pin(async move {
+            let Some(request) = self.request(req)? else {
+                return Ok(Outcome::default());
+            };
+            let done = self.exec.run(&request, &Quiet).await.map_err(|e: DsrError| FulfilError::new(SYSTEM, e))?;
+            Ok(outcome(done))
+        })
+    }
+}
+
+/// The workflow's outcome for the executor's: counts per table, what was kept and why (T5),
+/// data held for customers (T7), and the report itself.
+pub fn outcome(done: covenant_dsr::Outcome) -> Outcome {
+    use covenant_dsr::Outcome as O;
+    let report = serde_json::to_value(&done).ok();
+    let mut out = Outcome { report, ..Outcome::default() };
+    match done {
+        O::Access(r) | O::Export(r) => {
+            let rows: usize = r.tables.iter().map(|t| t.rows.len()).sum();
+            out.actions.push(ActionTaken {
+                system: SYSTEM.into(),
+                table: None,
+                action: "exported".into(),
+                count: rows as u64,
+            });
+            for referral in &r.referred {
+                out.kept.push(referred(referral));
+            }
+        }
+        O::Confirm(c) => {
+            for referral in &c.referred {
+                out.kept.push(referred(referral));
+            }
+        }
+        O::Erasure(w) | O::Rectification(w) => {
+            let rectified = w.correction.is_some();
+            for step in &w.steps {
+                let c = &step.counts;
+                for (table, n) in &c.deleted {
+                    out.actions.push(action(&step.dataset, table, "erased", *n));
+                }
+                for (table, n) in &c.updated {
+                    out.actions.push(action(
+                        &step.dataset,
+                        table,
+                        if rectified { "rectified" } else { "anonymised" },
+                        *n,
+                    ));
+                }
+                for (table, n) in &c.mentions_cut {
+                    out.actions.push(action(&step.dataset, table, "mention_removed", *n));
+                }
+            }
+            for k in &w.kept {
+                let what = if k.columns.is_empty() {
+                    format!("{} rows of {}", k.rows, k.table)
+                } else {
+                    format!("{} of {} rows of {}", k.columns.join(", "), k.rows, k.table)
+                };
+                out.kept.push(Kept {
+                    what,
+                    basis: format!("{}: {} (kept {})", k.hold.name, k.hold.basis, k.hold.period),
+                    system: Some(k.dataset.clone()),
+                });
+            }
+            for referral in &w.referred {
+                out.kept.push(referred(referral));
+            }
+        }
+        O::Restriction(_) | O::Objection(_) => {}
+    }
+    out
+}
+
+fn action(dataset: &str, table: &str, action: &str, count: u64) -> ActionTaken {
+    ActionTaken { system: dataset.to_owned(), table: Some(table.to_owned()), action: action.to_owned(), count }
+}
+
+/// Data we process for customers is theirs to answer for (promise T7).
+fn referred(r: &covenant_dsr::report::ReferralReport) -> Kept {
+    let rows: u64 = r.customers.values().sum();
+    let controllers = if r.controllers.is_empty() { "our customer".to_owned() } else { r.controllers.join("; ") };
+    Kept {
+        what: format!("{rows} rows of {} held for {} customer(s)", r.table, r.customers.len()),
+        basis: format!("processed on behalf of {controllers}, the controller, to whom the request is referred"),
+        system: Some(r.dataset.clone()),
+    }
+}
