@@ -32,6 +32,10 @@ impl DatasetFulfiller {
     /// the application databases.
     fn request(&self, req: &FulfilRequest) -> Result<Option<Request>, FulfilError> {
         use covenant_dsr::RequestKind as K;
+        // The databases belong to one tenant: another tenant's requests never reach them.
+        if &req.tenant != self.exec.tenant() {
+            return Ok(None);
+        }
         let kind = match req.kind {
             RequestKind::Access => K::Access,
             RequestKind::Export => K::Export,

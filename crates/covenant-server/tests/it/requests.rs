@@ -830,6 +830,21 @@ async fn an_erasure_request_is_carried_out_in_the_application_databases() {
     let others_before = count(&crm, "SELECT count(*) FROM users WHERE email <> 'ada@example.com'");
     assert_eq!(count(&crm, "SELECT count(*) FROM users WHERE email = 'ada@example.com'"), 1);
 
+    // Another tenant's request never reaches acme's databases.
+    let bob = covenant_demo_app::BOB_EMAIL;
+    let r = app
+        .request(
+            &app.globex,
+            json!({"kind": "erasure", "identity": {"kind": "email", "value": bob}, "jurisdiction": {"country": "FI"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let gid = r.json["id"].as_str().unwrap().to_owned();
+    let v = app.post(&app.globex, &format!("/v1/requests/{gid}/verify"), json!({"code": app.code(bob)})).await;
+    assert_eq!(v.status, StatusCode::OK, "{}", v.text);
+    app.wait_state(&app.globex, &gid, "completed").await;
+    assert_eq!(count(&crm, "SELECT count(*) FROM users WHERE email = 'bob@example.com'"), 1);
+
     let id = app.verified("erasure", ada, json!({})).await;
     let done = app.wait_state(&app.acme, &id, "completed").await;
     let actions = done["response"]["actions"].as_array().unwrap();
