@@ -863,9 +863,15 @@ fn pick_timestamp(table: &TableSchema) -> Option<&str> {
         .map(|c| c.name.as_str())
 }
 
+/// Each drafted table's key, by (schema, name), and whether it is a unique key standing in for
+/// a missing primary key.
+type TableKeys<'a> = HashMap<(Option<&'a str>, &'a str), (Vec<String>, bool)>;
+
 /// One drafted column entry.
 struct DraftColumn {
     name: String,
+    /// The standard taxonomy key the column was guessed to hold.
+    standard: &'static str,
     category: Option<CategoryKey>,
     identity: Option<&'static str>,
     erase: Option<String>,
@@ -903,7 +909,7 @@ pub fn draft_annotations(schema: &DatabaseSchema, opts: &DraftOptions<'_>) -> St
     let _ = writeln!(out, "name = {}", toml_str(&format!("{} database", opts.id)));
 
     // Tables Covenant can address: those with a primary key, or failing that a unique key.
-    let keys: HashMap<(Option<&str>, &str), (Vec<String>, bool)> = schema
+    let keys: TableKeys<'_> = schema
         .tables
         .iter()
         .filter_map(|t| {
@@ -938,7 +944,7 @@ fn draft_table(
     t: &TableSchema,
     primary_key: &[String],
     from_unique: bool,
-    keys: &HashMap<(Option<&str>, &str), (Vec<String>, bool)>,
+    keys: &TableKeys<'_>,
     default_schema: Option<&str>,
     policy: Option<&Policy>,
 ) {
@@ -981,6 +987,7 @@ fn draft_table(
         };
         columns.push(DraftColumn {
             name: c.name.clone(),
+            standard: guess.standard,
             category,
             identity: guess.identity,
             erase: guess.erase.map(str::to_owned),
@@ -993,28 +1000,25 @@ fn draft_table(
     let mut erase_row = "\"delete\"".to_owned();
     let mut erase_why = "a person's rows are deleted with them".to_owned();
     if let Some(p) = policy {
-        let money = columns
-            .iter()
-            .any(|c| guess_column(&c.name, "bigint").is_some_and(|g| g.standard == "user.behavior.purchase_history"))
+        let money = columns.iter().any(|c| c.standard == "user.behavior.purchase_history")
             || table_words
                 .iter()
                 .any(|w| matches!(w.as_str(), "payment" | "invoice" | "order" | "transaction" | "billing"));
         let hold = p.legal_holds.iter().find(|h| {
             columns.iter().any(|c| c.category.as_ref().is_some_and(|k| h.categories.iter().any(|hc| k.is_within(hc))))
         });
-        if let (true, Some(hold)) = (money, hold) {
-            if let Some(plan) =
-                plan_update(t, &columns, &refs.iter().map(|r| r.fk.columns.clone()).collect::<Vec<_>>(), hold)
-            {
-                for (c, strategy) in columns.iter_mut().zip(plan) {
-                    c.erase = Some(strategy);
-                }
-                erase_row = "\"update\"".to_owned();
-                erase_why = format!(
-                    "it records money: rows are kept under legal hold `{}`, other personal columns erased",
-                    hold.id
-                );
+        let links: Vec<Vec<String>> = refs.iter().map(|r| r.fk.columns.clone()).collect();
+        if let (true, Some(hold)) = (money, hold)
+            && let Some(plan) = plan_update(t, &columns, &links, hold)
+        {
+            for (c, strategy) in columns.iter_mut().zip(plan) {
+                c.erase = Some(strategy);
             }
+            erase_row = "\"update\"".to_owned();
+            erase_why = format!(
+                "it records money: rows are kept under legal hold `{}`, other personal columns erased",
+                hold.id
+            );
         }
     }
     let update = erase_row == "\"update\"";
@@ -1184,7 +1188,10 @@ mod tests {
     }
 
     /// What the demo schema says: (table, primary key, [(columns, referenced table)]).
-    fn demo_shape(schema: &DatabaseSchema) -> Vec<(String, Vec<String>, Vec<(Vec<String>, String, Vec<String>)>)> {
+    /// (columns, referenced table, referenced columns)
+    type Fk = (Vec<String>, String, Vec<String>);
+
+    fn demo_shape(schema: &DatabaseSchema) -> Vec<(String, Vec<String>, Vec<Fk>)> {
         schema
             .tables
             .iter()
@@ -1229,7 +1236,7 @@ mod tests {
         let users = crm.table(None, "users").unwrap();
         assert!(users.unique_keys.contains(&s(&["email"])) && users.unique_keys.contains(&s(&["public_id"])));
         let phone = users.column("phone").unwrap();
-        assert!(phone.nullable && phone.data_type.to_ascii_lowercase() == "text");
+        assert!(phone.nullable && phone.data_type.eq_ignore_ascii_case("text"));
         assert!(!users.column("email").unwrap().nullable);
         assert!(!users.column("id").unwrap().nullable);
         let names: Vec<&str> = events.tables.iter().map(|t| t.name.as_str()).collect();

@@ -65,6 +65,11 @@ impl Rng {
         &items[self.below(items.len() as u64) as usize]
     }
 
+    /// One of a list of words.
+    pub fn pick_str(&mut self, items: &[&'static str]) -> &'static str {
+        items[self.below(items.len() as u64) as usize]
+    }
+
     /// An index drawn with the given weights (which need not sum to anything in particular).
     pub fn weighted(&mut self, weights: &[u32]) -> usize {
         let total: u64 = weights.iter().map(|&w| u64::from(w)).sum();

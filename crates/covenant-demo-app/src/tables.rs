@@ -269,6 +269,13 @@ fn conversation_id(key: u64) -> String {
     format!("conv_{:016x}", mix(key ^ 0xA1A1_0000_C0DE_0001))
 }
 
+/// A contact of the story: id, account, email, phone, first and last name, company, notes, days
+/// since creation and since the last update.
+type StoryContact =
+    (i64, i64, &'static str, &'static str, &'static str, &'static str, &'static str, Option<&'static str>, i64, i64);
+/// A ticket of the story: id, user, assignee, subject, body, status, days since creation.
+type StoryTicket = (i64, i64, Option<i64>, &'static str, &'static str, &'static str, i64);
+
 const ADA_ADDRESS: &str = "12 St James's Square, SW1Y 4LB London, United Kingdom";
 const OUTLOOK: &str = "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.17928; Pro)";
 
@@ -389,7 +396,7 @@ impl Gen<'_> {
 
     fn contacts<E>(&mut self, sink: &mut Sink<'_, E>) -> Result<(), E> {
         let until = self.until;
-        let story: [(i64, i64, &str, &str, &str, &str, &str, Option<&str>, i64, i64); 5] = [
+        let story: [StoryContact; 5] = [
             (
                 1,
                 2,
@@ -492,7 +499,7 @@ impl Gen<'_> {
             let has_body = self.rng.chance(0.9);
             if has_body {
                 let n = self.rng.range(2, 40);
-                fill(&mut body, *self.rng.pick(CARD_BODIES), n);
+                fill(&mut body, self.rng.pick_str(CARD_BODIES), n);
             }
             sink(&[
                 I(self.m.card_id(i)),
@@ -530,7 +537,7 @@ impl Gen<'_> {
                 id += 1;
                 let author = if self.rng.chance(0.95) { self.colleague(account, None) } else { None };
                 let n = self.rng.range(5, 30);
-                fill(&mut body, *self.rng.pick(COMMENTS), n);
+                fill(&mut body, self.rng.pick_str(COMMENTS), n);
                 t = self.rng.range(t + MINUTE, (t + 30 * DAY).min(until)).min(until);
                 sink(&[I(id), I(self.m.card_id(i)), author.map_or(N, |a| I(self.m.user_id(a))), T(&body), At(t)])?;
             }
@@ -541,7 +548,7 @@ impl Gen<'_> {
 
     fn tickets<E>(&mut self, sink: &mut Sink<'_, E>) -> Result<(), E> {
         let until = self.until;
-        let story: [(i64, i64, Option<i64>, &str, &str, &str, i64); 6] = [
+        let story: [StoryTicket; 6] = [
             (
                 1,
                 1,
@@ -609,7 +616,7 @@ impl Gen<'_> {
                 let assignee = if self.rng.chance(0.6) { self.colleague(u.account, Some(i)) } else { None };
                 let subject = *self.rng.pick(TICKET_SUBJECTS);
                 let n = self.rng.range(2, 12);
-                fill(&mut body, *self.rng.pick(TICKET_BODIES), n);
+                fill(&mut body, self.rng.pick_str(TICKET_BODIES), n);
                 let status = TICKET_STATUSES[self.rng.weighted(TICKET_STATUS_WEIGHTS)];
                 let created = self.rng.range(u.created, until);
                 sink(&[
@@ -809,7 +816,7 @@ impl Gen<'_> {
             for _ in 0..self.rng.below(9) {
                 id += 1;
                 let t = self.rng.range(u.created, until);
-                campaign(&mut name, *self.rng.pick(CAMPAIGNS), t);
+                campaign(&mut name, self.rng.pick_str(CAMPAIGNS), t);
                 let kind = if self.rng.chance(0.75) { "open" } else { "click" };
                 let ip_value = match self.rng.below(20) {
                     0 => N,
@@ -832,13 +839,13 @@ impl Gen<'_> {
                 for _ in 0..self.rng.range(1, 3) {
                     id += 1;
                     let t = self.rng.range(c.created, until);
-                    campaign(&mut name, *self.rng.pick(CAMPAIGNS), t);
+                    campaign(&mut name, self.rng.pick_str(CAMPAIGNS), t);
                     let kind = if self.rng.chance(0.8) { "open" } else { "click" };
                     let has_ip = self.rng.chance(0.95);
                     if has_ip {
                         crate::model::ip(&mut self.rng, &mut ip);
                     }
-                    let agent = *self.rng.pick(USER_AGENTS);
+                    let agent = self.rng.pick_str(USER_AGENTS);
                     sink(&[I(id), T(email), T(&name), T(kind), if has_ip { T(&ip) } else { N }, T(agent), At(t)])?;
                 }
             }
@@ -886,7 +893,7 @@ impl Gen<'_> {
                         other_ip.as_str()
                     }
                 };
-                let agent = if self.rng.chance(0.85) { T(p.agent) } else { T(*self.rng.pick(USER_AGENTS)) };
+                let agent = if self.rng.chance(0.85) { T(p.agent) } else { T(self.rng.pick_str(USER_AGENTS)) };
                 sink(&[I(id), T(&pid), T(ip), agent, At(t)])?;
             }
             self.tick();

@@ -36,7 +36,7 @@ fn ada_has_her_rows_whatever_the_size_and_seed() {
         // Bob is Ada's colleague with rows of his own; Tom and Tessa share a phone.
         let count = |sql: &str| -> i64 { crm.query_row(sql, [], |r| r.get(0)).unwrap() };
         assert_eq!(count(&format!("SELECT COUNT(*) FROM users WHERE email = '{BOB_EMAIL}' AND account_id = 1")), 1);
-        assert_eq!(count(&format!("SELECT COUNT(*) FROM tickets WHERE user_id = 2")), 2);
+        assert_eq!(count("SELECT COUNT(*) FROM tickets WHERE user_id = 2"), 2);
         assert_eq!(count(&format!("SELECT COUNT(*) FROM contacts WHERE phone = '{SHARED_PHONE}'")), 2);
         assert_eq!(count("SELECT COUNT(*) FROM contacts WHERE company = 'Difference Engines plc'"), 2);
     }
