@@ -129,9 +129,12 @@ impl Counts {
     }
 }
 
+/// Column values to write, and the keys of the rows that get them.
+type Group = (Vec<(String, Value)>, Vec<Vec<Value>>);
+
 /// Rows of one table and the values each gets: grouped into one update per distinct set.
 fn updates_for(t: &Table, per_row: Vec<(RowKey, Vec<(String, Value)>)>) -> Vec<WriteOp> {
-    let mut groups: Vec<(Vec<(String, Value)>, Vec<Vec<Value>>)> = Vec::new();
+    let mut groups: Vec<Group> = Vec::new();
     for (k, set) in per_row {
         if set.is_empty() {
             continue;
