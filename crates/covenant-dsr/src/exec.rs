@@ -15,8 +15,8 @@ use covenant_core::{Identity, RecordId, TenantId};
 use covenant_policy::dataset::Dataset;
 use covenant_policy::model::Policy;
 use covenant_store::{
-    FlagKind, JournalStore, NewRun, NewStep, NewSubject, NewTenant, RunId, RunState, StepState, Store, StoreError,
-    SubjectFlag,
+    FinishRun, FlagKind, JournalStore, NewRun, NewStep, NewSubject, NewTenant, RunId, RunState, StepState, Store,
+    StoreError, SubjectFlag,
 };
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
@@ -290,7 +290,7 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
             }
         };
         let applied = self.apply_steps(run, false, progress).await?;
-        let mut report = report;
+        let mut report = *report;
         report.run = run.to_string();
         self.finish(run, &report, applied).await?;
         Ok(wrap(request.kind, report))
@@ -390,7 +390,7 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
         let n_steps = steps.len();
         let detail = serde_json::json!({ "request": key, "steps": n_steps });
         match self.store.create_run(new, steps, self.draft("dsr.run.create", "request", detail)).await {
-            Ok(w) => Ok(Prepared::Fresh(w.value.id, report)),
+            Ok(w) => Ok(Prepared::Fresh(w.value.id, Box::new(report))),
             // Another process prepared the same request meanwhile: resume that run.
             Err(StoreError::Conflict(_)) => match self.store.find_open_run(&self.tenant, &key).await? {
                 Some(run) => Ok(Prepared::Open(run.id)),
@@ -520,10 +520,7 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
             .finish_run(
                 &self.tenant,
                 id,
-                RunState::Done,
-                json,
-                Timestamp::now(),
-                applied,
+                FinishRun { state: RunState::Done, report: json, at: Timestamp::now(), applied },
                 self.draft("dsr.run.finish", &format!("run:{id}"), detail),
             )
             .await
@@ -700,10 +697,7 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
             .finish_run(
                 tenant,
                 run.id,
-                RunState::Done,
-                json,
-                now,
-                Vec::new(),
+                FinishRun { state: RunState::Done, report: json, at: now, applied: Vec::new() },
                 self.draft("dsr.run.finish", &format!("run:{}", run.id), detail),
             )
             .await
@@ -721,7 +715,7 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
 #[allow(clippy::large_enum_variant)] // one value per run, never stored in bulk
 enum Prepared {
     /// A new run, with the report it will give.
-    Fresh(RunId, WriteReport),
+    Fresh(RunId, Box<WriteReport>),
     /// The open run of the same request.
     Open(RunId),
 }

@@ -129,8 +129,9 @@ impl Counts {
     }
 }
 
-/// Updates that set the same columns to the same values: the assignments, and the keys of the rows.
+/// Column values to write, and the keys of the rows that get them.
 type Group = (Vec<(String, Value)>, Vec<Vec<Value>>);
+
 /// Rows of one table and the values each gets: grouped into one update per distinct set.
 fn updates_for(t: &Table, per_row: Vec<(RowKey, Vec<(String, Value)>)>) -> Vec<WriteOp> {
     let mut groups: Vec<Group> = Vec::new();

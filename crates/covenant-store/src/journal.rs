@@ -157,6 +157,19 @@ pub struct Step {
     pub applied_at: Option<Timestamp>,
 }
 
+/// How a run ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FinishRun {
+    /// `Done` or `Failed`.
+    pub state: RunState,
+    /// The final report (JSON).
+    pub report: String,
+    pub at: Timestamp,
+    /// The last steps, marked applied in the same transaction (step number, rows changed): it
+    /// saves a write after the last step.
+    pub applied: Vec<(u32, u64)>,
+}
+
 /// The journal of data-subject request runs. See the module documentation for the protocol.
 pub trait JournalStore: Send + Sync {
     /// Records a run and its prepared steps (numbered from 1 in the order given). An open run
@@ -207,19 +220,14 @@ pub trait JournalStore: Send + Sync {
         audit: AuditDraft,
     ) -> impl Future<Output = std::result::Result<Written<Step>, StoreError>> + Send;
 
-    /// Finishes an open run (`Done` or `Failed`) with its final report, and clears the steps'
-    /// write sets. `applied` marks the last steps applied in the same transaction (step number,
-    /// rows changed): it saves a write after the last step. Finishing a run that is not open is
-    /// a [`StoreError::Conflict`].
-    #[allow(clippy::too_many_arguments)] // the run's outcome, its last step's mark and the audit entry, written together
+    /// Finishes an open run (`Done` or `Failed`) with its final report, marks the steps in
+    /// `finish.applied`, and clears the steps' write sets. Finishing a run that is not open is a
+    /// [`StoreError::Conflict`].
     fn finish_run(
         &self,
         tenant: &TenantId,
         id: RunId,
-        state: RunState,
-        report: String,
-        at: Timestamp,
-        applied: Vec<(u32, u64)>,
+        finish: FinishRun,
         audit: AuditDraft,
     ) -> impl Future<Output = std::result::Result<Written<Run>, StoreError>> + Send;
 }
@@ -484,17 +492,14 @@ async fn mark_step_applied<C: Conn>(
     Ok((step, audit))
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn finish_run<C: Conn>(
     c: &mut C,
     tenant: &TenantId,
     id: RunId,
-    state: RunState,
-    report: String,
-    at: Timestamp,
-    applied: Vec<(u32, u64)>,
+    finish: FinishRun,
     draft: AuditDraft,
 ) -> Result<(Run, AuditEntryOf)> {
+    let FinishRun { state, report, at, applied } = finish;
     if state == RunState::Open {
         return Err(StoreError::invalid("run state", "a run finishes as `done` or `failed`"));
     }
@@ -575,15 +580,12 @@ impl JournalStore for SqlStore {
         &self,
         tenant: &TenantId,
         id: RunId,
-        state: RunState,
-        report: String,
-        at: Timestamp,
-        applied: Vec<(u32, u64)>,
+        finish: FinishRun,
         audit: AuditDraft,
     ) -> Result<Written<Run>> {
-        check_report(&report)?;
+        check_report(&finish.report)?;
         check_draft(&audit)?;
         let tenant = tenant.clone();
-        on!(self.write, |c| finish_run(c, &tenant, id, state, report, at, applied, audit).await.map(written))
+        on!(self.write, |c| finish_run(c, &tenant, id, finish, audit).await.map(written))
     }
 }

@@ -86,7 +86,7 @@ mod verify;
 
 pub use apikey::{SECRET_PREFIX, display_prefix, hash_secret};
 pub use error::{AuditError, StoreError};
-pub use journal::{JournalStore, NewRun, NewStep, Run, RunId, RunState, Step, StepState};
+pub use journal::{FinishRun, JournalStore, NewRun, NewStep, Run, RunId, RunState, Step, StepState};
 pub use model::{
     ApiKey, ApiKeyId, AuditHead, ConsentCursor, ConsentPage, CreatedApiKey, FlagKind, NewApiKey, NewSubject, Role,
     Subject, SubjectFlag, Tenant, UnknownRole, Written,

@@ -22,6 +22,7 @@ CREATE TABLE users (               -- people who use the product for an account
     deactivated_at TIMESTAMPTZ
 );
 CREATE INDEX users_account ON users (account_id);
+CREATE INDEX users_phone ON users (phone);      -- identity columns are looked up by requests
 
 CREATE TABLE contacts (            -- an account's own contacts and prospects (processor data, T7)
     id          BIGINT PRIMARY KEY,

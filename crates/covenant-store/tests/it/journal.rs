@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use covenant_core::TenantId;
 use covenant_core::audit::AuditDraft;
-use covenant_store::{JournalStore, NewRun, NewStep, NewTenant, RunId, RunState, StepState, Store, StoreError};
+use covenant_store::{
+    FinishRun, JournalStore, NewRun, NewStep, NewTenant, RunId, RunState, StepState, Store, StoreError,
+};
 use jiff::Timestamp;
 
 use super::harness::Db;
@@ -111,7 +113,12 @@ async fn one_open_run_per_request(db: Arc<Db>) {
     assert_eq!(db.store.audit_head(&t).await.unwrap().seq, head, "a refused run writes nothing");
     // Once finished, the same request may run again.
     db.store
-        .finish_run(&t, first.id, RunState::Done, "{}".into(), Timestamp::now(), vec![], draft("dsr.run.finish"))
+        .finish_run(
+            &t,
+            first.id,
+            FinishRun { state: RunState::Done, report: "{}".into(), at: Timestamp::now(), applied: vec![] },
+            draft("dsr.run.finish"),
+        )
         .await
         .unwrap();
     let second = db.store.create_run(new_run(&t, "req-1"), vec![], draft("dsr.run.create")).await.unwrap().value;
@@ -152,7 +159,12 @@ async fn finishing_clears_write_sets(db: Arc<Db>) {
     let at: Timestamp = "2026-03-01T10:00:02Z".parse().unwrap();
     let done = db
         .store
-        .finish_run(&t, run.id, RunState::Done, "{\"deleted\":3}".into(), at, vec![(2, 5)], draft("dsr.run.finish"))
+        .finish_run(
+            &t,
+            run.id,
+            FinishRun { state: RunState::Done, report: "{\"deleted\":3}".into(), at, applied: vec![(2, 5)] },
+            draft("dsr.run.finish"),
+        )
         .await
         .unwrap()
         .value;
@@ -168,7 +180,16 @@ async fn finishing_clears_write_sets(db: Arc<Db>) {
         before.iter().map(|s| &s.ops_hash).collect::<Vec<_>>(),
         "their hashes stay"
     );
-    let err = db.store.finish_run(&t, run.id, RunState::Failed, "{}".into(), at, vec![], draft("x")).await.unwrap_err();
+    let err = db
+        .store
+        .finish_run(
+            &t,
+            run.id,
+            FinishRun { state: RunState::Failed, report: "{}".into(), at, applied: vec![] },
+            draft("x"),
+        )
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err}");
     let err = db.store.mark_step_applied(&t, run.id, 1, 0, at, draft("x")).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "a finished run's steps cannot be marked: {err}");
@@ -188,6 +209,14 @@ async fn bad_runs_are_refused(db: Arc<Db>) {
     assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
     assert!(db.store.list_runs(&t, 10).await.unwrap().is_empty());
     let run = db.store.create_run(new_run(&t, "req-1"), vec![], draft("x")).await.unwrap().value;
-    let err = db.store.finish_run(&t, run.id, RunState::Open, "{}".into(), Timestamp::now(), vec![], draft("x")).await;
+    let err = db
+        .store
+        .finish_run(
+            &t,
+            run.id,
+            FinishRun { state: RunState::Open, report: "{}".into(), at: Timestamp::now(), applied: vec![] },
+            draft("x"),
+        )
+        .await;
     assert!(matches!(err, Err(StoreError::Invalid { .. })));
 }
