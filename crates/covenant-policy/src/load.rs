@@ -123,21 +123,27 @@ pub fn check_source(source: SourceFile, format: Format) -> Checked {
         Err(diagnostics) => Checked { source, policy: None, diagnostics },
         Ok(policy) => {
             let mut diagnostics = crate::lint::lint(&policy);
-            let locator = match format {
-                Format::Toml => Locator::toml(&source.text),
-                Format::Yaml => Locator::yaml(&source.text),
-            };
-            if let Some(locator) = locator {
-                for d in &mut diagnostics {
-                    if d.span.is_none() {
-                        d.span = locator.span(&d.path);
-                    }
-                }
-            }
-            diagnostics.sort_by_key(|d| (std::cmp::Reverse(d.severity), d.span.as_ref().map(|s| s.start)));
+            locate_and_sort(&mut diagnostics, &source.text, format);
             Checked { source, policy: Some(policy), diagnostics }
         }
     }
+}
+
+/// Gives every diagnostic found on a parsed document the span its path points at, then orders
+/// them: errors first, each kind in the order of the text.
+pub(crate) fn locate_and_sort(diagnostics: &mut [Diagnostic], text: &str, format: Format) {
+    let locator = match format {
+        Format::Toml => Locator::toml(text),
+        Format::Yaml => Locator::yaml(text),
+    };
+    if let Some(locator) = locator {
+        for d in diagnostics.iter_mut() {
+            if d.span.is_none() {
+                d.span = locator.span(&d.path);
+            }
+        }
+    }
+    diagnostics.sort_by_key(|d| (std::cmp::Reverse(d.severity), d.span.as_ref().map(|s| s.start)));
 }
 
 /// Parses policy text into the model, without lints.

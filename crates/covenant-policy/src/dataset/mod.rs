@@ -12,8 +12,7 @@ pub use model::{
 };
 
 use crate::diagnostic::{Diagnostic, Severity, SourceFile};
-use crate::load::{Format, MAX_POLICY_BYTES, parse_document};
-use crate::locate::Locator;
+use crate::load::{Format, MAX_POLICY_BYTES, locate_and_sort, parse_document};
 use crate::model::Policy;
 
 /// Dataset annotations that parsed, with everything the checks found.
@@ -81,18 +80,7 @@ pub fn check_dataset_source(source: SourceFile, format: Format, policy: &Policy)
         Err(diagnostics) => CheckedDataset { source, dataset: None, diagnostics },
         Ok(dataset) => {
             let mut diagnostics = validate(&dataset, policy);
-            let locator = match format {
-                Format::Toml => Locator::toml(&source.text),
-                Format::Yaml => Locator::yaml(&source.text),
-            };
-            if let Some(locator) = locator {
-                for d in &mut diagnostics {
-                    if d.span.is_none() {
-                        d.span = locator.span(&d.path);
-                    }
-                }
-            }
-            diagnostics.sort_by_key(|d| (std::cmp::Reverse(d.severity), d.span.as_ref().map(|s| s.start)));
+            locate_and_sort(&mut diagnostics, &source.text, format);
             CheckedDataset { source, dataset: Some(dataset), diagnostics }
         }
     }
