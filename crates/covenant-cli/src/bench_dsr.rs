@@ -4,8 +4,9 @@
 //! Generates the demo databases (`covenant demo-data`) with CONTACTS contacts (or uses an
 //! existing demo folder's covenant.toml), then for SAMPLES random users: an access request and
 //! an erasure request through the executor (median milliseconds), the same reads and writes as
-//! fixed hand-written statements (median), and a batch of BATCH erasures of other users run
-//! CONCURRENCY at a time (erasures per second). The hand-written statements live here, fixed
+//! fixed hand-written statements (median), the two alternating, and a batch of BATCH erasures
+//! of other users through [`Executor::run_batch`] (erasures per second): CHUNK requests per
+//! transaction of each database, CONCURRENCY persons looked up at a time. The hand-written statements live here, fixed
 //! text run through `Connector::run_fixed`: the executor builds its own SQL in the connectors.
 
 use std::path::{Path, PathBuf};
@@ -27,6 +28,7 @@ pub struct DsrBenchOptions<'a> {
     pub samples: usize,
     pub batch: usize,
     pub concurrency: usize,
+    pub chunk: usize,
 }
 
 /// A user of the demo data: the values the hand-written statements take.
@@ -249,8 +251,8 @@ fn demo_config(opts: &DsrBenchOptions<'_>) -> Result<PathBuf> {
 }
 
 pub fn run(opts: &DsrBenchOptions<'_>) -> Result<ExitCode> {
-    if opts.samples == 0 || opts.concurrency == 0 {
-        bail!("`--samples` and `--concurrency` must be at least 1");
+    if opts.samples == 0 || opts.concurrency == 0 || opts.chunk == 0 {
+        bail!("`--samples`, `--concurrency` and `--chunk` must be at least 1");
     }
     let config_path = demo_config(opts)?;
     let config = Config::load(&config_path).map_err(anyhow::Error::new)?;
@@ -299,54 +301,79 @@ pub fn run(opts: &DsrBenchOptions<'_>) -> Result<ExitCode> {
 
         let mut access = Vec::new();
         let mut hand_read = Vec::new();
+        let mut discovery = Vec::new();
+        let mut planning = Vec::new();
         let mut items = 0;
-        for u in access_users {
-            let s = Instant::now();
-            let out = exec.run(&request(u, RequestKind::Access)?, &Quiet).await?;
-            access.push(s.elapsed());
+        for (i, u) in access_users.iter().enumerate() {
+            // Alternating which goes first, so neither profits from the other's cache warming.
+            let covenant = async {
+                let s = Instant::now();
+                let out = exec.run(&request(u, RequestKind::Access)?, &Quiet).await?;
+                Ok::<_, anyhow::Error>((s.elapsed(), out))
+            };
+            let hand = async {
+                let s = Instant::now();
+                hand_access(sql, &crm, &events, u).await?;
+                Ok::<_, anyhow::Error>(s.elapsed())
+            };
+            let ((took, out), hand_took) = if i % 2 == 0 {
+                let c = covenant.await?;
+                (c, hand.await?)
+            } else {
+                let h = hand.await?;
+                (covenant.await?, h)
+            };
+            access.push(took);
+            hand_read.push(hand_took);
             if let Outcome::Access(r) = out {
                 items += r.item_count();
             }
+            // Where the time goes: the lookups alone (plan and discovery, no audit, no report).
+            let req = request(u, RequestKind::Access)?;
             let s = Instant::now();
-            hand_access(sql, &crm, &events, u).await?;
-            hand_read.push(s.elapsed());
+            let plan = exec.plan(&req)?;
+            planning.push(s.elapsed());
+            exec.discover(&req, &plan).await?;
+            discovery.push(s.elapsed());
         }
+        // Erasures of different people, one through the executor and one by hand in turn, the
+        // order alternating: a load that drifts during the run weighs on both alike.
         let mut erasure = Vec::new();
-        for u in erase_users {
-            let s = Instant::now();
-            exec.run(&request(u, RequestKind::Erasure)?, &Quiet).await?;
-            erasure.push(s.elapsed());
-        }
         let mut hand_write = Vec::new();
-        for u in hand_users {
-            let s = Instant::now();
-            hand_erasure(sql, &crm, &events, u).await?;
-            hand_write.push(s.elapsed());
+        for (i, (u, h)) in erase_users.iter().zip(hand_users).enumerate() {
+            let covenant = async {
+                let s = Instant::now();
+                exec.run(&request(u, RequestKind::Erasure)?, &Quiet).await?;
+                Ok::<_, anyhow::Error>(s.elapsed())
+            };
+            let hand = async {
+                let s = Instant::now();
+                hand_erasure(sql, &crm, &events, h).await?;
+                Ok::<_, anyhow::Error>(s.elapsed())
+            };
+            if i % 2 == 0 {
+                erasure.push(covenant.await?);
+                hand_write.push(hand.await?);
+            } else {
+                hand_write.push(hand.await?);
+                erasure.push(covenant.await?);
+            }
         }
 
+        // The batch: `covenant dsr batch`'s way, CHUNK requests per transaction of each database.
         let started = Instant::now();
-        let mut tasks = tokio::task::JoinSet::new();
-        let queue = Arc::new(tokio::sync::Mutex::new(batch_users.clone()));
-        for _ in 0..opts.concurrency {
-            let (exec, queue) = (exec.clone(), queue.clone());
-            tasks.spawn(async move {
-                let mut done = 0usize;
-                loop {
-                    let Some(u) = queue.lock().await.pop() else { break };
-                    let id = Identity::email(&u.email)?;
-                    exec.run(&Request::new(RequestKind::Erasure, vec![id]), &Quiet).await?;
-                    done += 1;
-                }
-                Ok::<usize, anyhow::Error>(done)
-            });
-        }
         let mut done = 0;
-        while let Some(r) = tasks.join_next().await {
-            done += r??;
+        for chunk in batch_users.chunks(opts.chunk.max(1)) {
+            let requests = chunk.iter().map(|u| request(u, RequestKind::Erasure)).collect::<Result<Vec<_>>>()?;
+            for r in exec.run_batch(&requests, opts.concurrency, &Quiet).await {
+                r?;
+                done += 1;
+            }
         }
         let batch_time = started.elapsed();
 
         let (a, e, ha, he) = (median(access), median(erasure), median(hand_read), median(hand_write));
+        let (d, p) = (median(discovery), median(planning));
         let backend = match crm.backend() {
             Backend::Sqlite => "SQLite",
             Backend::Postgres => "PostgreSQL",
@@ -355,6 +382,7 @@ pub fn run(opts: &DsrBenchOptions<'_>) -> Result<ExitCode> {
         println!("access: {:.1} items per person on average", items as f64 / n as f64);
         println!("access median ms: {a:.2}");
         println!("erasure median ms: {e:.2}");
+        println!("access lookups alone (plan and discovery) median ms: {d:.2} (plan {p:.2})");
         println!("hand-written access median ms: {ha:.2}");
         println!("hand-written erasure median ms: {he:.2}");
         println!(
@@ -364,7 +392,8 @@ pub fn run(opts: &DsrBenchOptions<'_>) -> Result<ExitCode> {
             e / he.max(1e-9)
         );
         println!(
-            "batch of {done} erasures, {} at a time: {:.1} s, erasures/s: {:.0}",
+            "batch of {done} erasures, {} per transaction, {} looked up at a time: {:.1} s, erasures/s: {:.0}",
+            opts.chunk,
             opts.concurrency,
             batch_time.as_secs_f64(),
             done as f64 / batch_time.as_secs_f64().max(1e-9)

@@ -349,7 +349,8 @@ enum BenchCommand {
     /// Generates the demo application (`covenant demo-data`) with CONTACTS contacts, or uses
     /// the demo folder of --config, then measures access and erasure requests of single persons
     /// through the executor and the same reads and writes as hand-written SQL, side by side
-    /// (medians), and a batch of erasures run concurrently (per second). Build with --release.
+    /// (medians), and a batch of erasures (per second): `covenant dsr batch` does the same, in
+    /// transactions of --chunk requests, discovery --concurrency at a time. Build with --release.
     ///
     /// Example: cargo run --release -p covenant-cli -- bench dsr --contacts 1000000
     Dsr {
@@ -371,9 +372,12 @@ enum BenchCommand {
         /// Erasures in the batch
         #[arg(long, default_value_t = 1000)]
         batch: usize,
-        /// Erasures of the batch run at the same time
-        #[arg(long, default_value_t = 8)]
+        /// Persons of the batch looked up at the same time
+        #[arg(long, default_value_t = 4)]
         concurrency: usize,
+        /// Erasures of the batch written in one transaction per database
+        #[arg(long, default_value_t = 100)]
+        chunk: usize,
     },
 }
 
@@ -553,7 +557,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             dsr_cmd::DsrCommand::Runs { config, limit, format } => dsr_cmd::runs(&config, limit, format),
         },
-        Command::Bench(BenchCommand::Dsr { contacts, postgres, config, out, samples, batch, concurrency }) => {
+        Command::Bench(BenchCommand::Dsr { contacts, postgres, config, out, samples, batch, concurrency, chunk }) => {
             bench_dsr::run(&bench_dsr::DsrBenchOptions {
                 contacts,
                 postgres: postgres.as_deref(),
@@ -562,6 +566,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 samples,
                 batch,
                 concurrency,
+                chunk,
             })
         }
         Command::Bench(BenchCommand::Decisions { subjects, seconds, policy, purposes }) => {

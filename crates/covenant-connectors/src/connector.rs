@@ -20,8 +20,9 @@ use std::time::Duration;
 
 use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteRow};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow, Postgres};
+use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteRow};
 use sqlx::{AssertSqlSafe, Column, Row, TypeInfo, ValueRef};
 
 use crate::value::Value;
@@ -206,6 +207,9 @@ struct TableInfo {
 pub struct Connector {
     pool: Pool,
     tables: Arc<RwLock<HashMap<TableRef, Arc<TableInfo>>>>,
+    /// SQLite takes one writer at a time; writers of this process queue here instead of
+    /// sleeping in SQLite's busy handler.
+    write_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for Connector {
@@ -250,6 +254,7 @@ impl Connector {
             let pool = SqlitePoolOptions::new()
                 .max_connections(max)
                 .min_connections(0)
+                .test_before_acquire(false)
                 .connect_with(opts)
                 .await
                 .map_err(|source| ConnectorError::Connect { url: redact(url), source })?;
@@ -259,6 +264,7 @@ impl Connector {
             let pool = PgPoolOptions::new()
                 .max_connections(max)
                 .min_connections(0)
+                .test_before_acquire(false)
                 .connect_with(opts)
                 .await
                 .map_err(|source| ConnectorError::Connect { url: redact(url), source })?;
@@ -266,7 +272,7 @@ impl Connector {
         } else {
             return Err(ConnectorError::Url(redact(url)));
         };
-        Ok(Connector { pool, tables: Arc::default() })
+        Ok(Connector { pool, tables: Arc::default(), write_lock: Arc::default() })
     }
 
     pub fn backend(&self) -> Backend {
@@ -287,70 +293,25 @@ impl Connector {
     // -----------------------------------------------------------------------------------------
     // The schema
 
-    async fn table_info(&self, table: &TableRef) -> Result<Arc<TableInfo>, ConnectorError> {
-        if let Some(info) = self.tables.read().unwrap_or_else(|p| p.into_inner()).get(table) {
-            return Ok(info.clone());
-        }
-        let info = match &self.pool {
-            Pool::Sqlite(pool) => {
-                let sql = match &table.schema {
-                    Some(s) => format!("SELECT name, type FROM {}.pragma_table_info($1)", quote(s)),
-                    None => "SELECT name, type FROM pragma_table_info($1)".to_owned(),
-                };
-                let rows = sqlx::query(AssertSqlSafe(sql))
-                    .bind(table.name.as_str())
-                    .fetch_all(pool)
-                    .await
-                    .map_err(query_err("reading the columns of", table))?;
-                let mut info = TableInfo::default();
-                for r in rows {
-                    let name: String = r.try_get("name").map_err(query_err("reading the columns of", table))?;
-                    let ty: String = r.try_get("type").map_err(query_err("reading the columns of", table))?;
-                    info.sqlite.insert(name, ty);
-                }
-                if info.sqlite.is_empty() {
-                    return Err(ConnectorError::UnknownTable(table.to_string()));
-                }
-                info
-            }
-            Pool::Postgres(pool) => {
-                let rows = sqlx::query(
-                    "SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS ty, t.typname AS base \
-                     FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid \
-                     WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped",
-                )
-                .bind(table.quoted())
-                .fetch_all(pool)
-                .await
-                .map_err(query_err("reading the columns of", table))?;
-                let mut info = TableInfo::default();
-                for r in rows {
-                    let name: String = r.try_get("name").map_err(query_err("reading the columns of", table))?;
-                    let sql_type: String = r.try_get("ty").map_err(query_err("reading the columns of", table))?;
-                    let base: String = r.try_get("base").map_err(query_err("reading the columns of", table))?;
-                    let kind = match base.as_str() {
-                        "int2" => PgKind::I16,
-                        "int4" => PgKind::I32,
-                        "int8" => PgKind::I64,
-                        "float4" => PgKind::F32,
-                        "float8" => PgKind::F64,
-                        "bool" => PgKind::Bool,
-                        "bytea" => PgKind::Bytes,
-                        "text" | "varchar" | "bpchar" | "name" => PgKind::Text,
-                        "timestamptz" | "timestamp" | "date" | "time" | "timetz" => PgKind::Time,
-                        _ => PgKind::Other,
-                    };
-                    info.pg.insert(name, PgColumn { sql_type, kind });
-                }
-                if info.pg.is_empty() {
-                    return Err(ConnectorError::UnknownTable(table.to_string()));
-                }
-                info
-            }
-        };
+    fn cached_info(&self, table: &TableRef) -> Option<Arc<TableInfo>> {
+        self.tables.read().unwrap_or_else(|p| p.into_inner()).get(table).cloned()
+    }
+
+    fn remember_info(&self, table: &TableRef, info: TableInfo) -> Arc<TableInfo> {
         let info = Arc::new(info);
         self.tables.write().unwrap_or_else(|p| p.into_inner()).insert(table.clone(), info.clone());
-        Ok(info)
+        info
+    }
+
+    async fn table_info(&self, table: &TableRef) -> Result<Arc<TableInfo>, ConnectorError> {
+        if let Some(info) = self.cached_info(table) {
+            return Ok(info);
+        }
+        let info = match &self.pool {
+            Pool::Sqlite(pool) => sqlite_table_info(pool, table).await?,
+            Pool::Postgres(pool) => pg_table_info(pool, table).await?,
+        };
+        Ok(self.remember_info(table, info))
     }
 
     /// Checks that a table and its columns exist (and learns their types).
@@ -377,6 +338,8 @@ impl Connector {
     /// The rows of `table` whose `match_columns` equal one of `keys` (each key one value per
     /// match column), with the `select` columns in that order. Keys holding a null match nothing.
     /// Rows come in no particular order; a row matching several keys comes once.
+    /// Takes a connection from the pool for the one call; [`Connector::session`] keeps one for
+    /// many.
     pub async fn fetch(
         &self,
         table: &TableRef,
@@ -384,98 +347,18 @@ impl Connector {
         match_columns: &[String],
         keys: &[Vec<Value>],
     ) -> Result<Vec<Vec<Value>>, ConnectorError> {
-        if let Some(bad) = keys.iter().find(|k| k.len() != match_columns.len()) {
-            return Err(ConnectorError::Arity(bad.len(), match_columns.len()));
-        }
-        let mut keys: Vec<&Vec<Value>> = keys.iter().filter(|k| !k.iter().any(Value::is_null)).collect();
-        keys.sort_by_key(|k| k.iter().map(Value::sort_key).collect::<Vec<_>>());
-        keys.dedup();
-        if keys.is_empty() || select.is_empty() {
-            return Ok(Vec::new());
-        }
-        let info = self.table_info(table).await?;
-        let mut out = Vec::new();
-        match &self.pool {
-            Pool::Sqlite(pool) => {
-                for c in select.iter().chain(match_columns) {
-                    if !info.sqlite.contains_key(c) {
-                        return Err(ConnectorError::UnknownColumn { table: table.to_string(), column: c.clone() });
-                    }
-                }
-                let per = (CHUNK / match_columns.len()).max(1);
-                let cols = select.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", ");
-                for chunk in keys.chunks(per) {
-                    let n = bucket(chunk.len()).min(per).max(chunk.len());
-                    let sql = format!("SELECT {cols} FROM {} WHERE {}", table.quoted(), sqlite_in(match_columns, n, 1));
-                    let mut q = sqlx::query(AssertSqlSafe(sql));
-                    for i in 0..n {
-                        let key = chunk.get(i).or(chunk.last()).copied().into_iter().flatten();
-                        for v in key {
-                            q = bind_sqlite(q, v);
-                        }
-                    }
-                    let mut rows = q.fetch(pool);
-                    while let Some(row) = rows.try_next().await.map_err(query_err("reading", table))? {
-                        out.push(decode_sqlite(&row, select.len()).map_err(query_err("reading", table))?);
-                    }
-                }
-            }
-            Pool::Postgres(pool) => {
-                let kinds = select
-                    .iter()
-                    .map(|c| Self::pg_column(&info, table, c).map(|t| t.kind.clone()))
-                    .collect::<Result<Vec<_>, _>>()?;
-                let cols = select
-                    .iter()
-                    .zip(&kinds)
-                    .map(|(c, k)| match k {
-                        PgKind::Time | PgKind::Other => format!("{q}::text AS {q}", q = quote(c)),
-                        _ => quote(c),
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                if match_columns.len() == 1 {
-                    let col = Self::pg_column(&info, table, &match_columns[0])?;
-                    let sql = format!(
-                        "SELECT {cols} FROM {} WHERE {} = ANY(CAST($1 AS {}[]))",
-                        table.quoted(),
-                        quote(&match_columns[0]),
-                        col.sql_type
-                    );
-                    for chunk in keys.chunks(PG_CHUNK) {
-                        let list: Vec<String> = chunk.iter().filter_map(|k| k[0].as_text()).collect();
-                        let mut rows = sqlx::query(AssertSqlSafe(sql.clone())).bind(list).fetch(pool);
-                        while let Some(row) = rows.try_next().await.map_err(query_err("reading", table))? {
-                            out.push(decode_pg(&row, &kinds).map_err(query_err("reading", table))?);
-                        }
-                    }
-                } else {
-                    let types = match_columns
-                        .iter()
-                        .map(|c| Self::pg_column(&info, table, c).map(|t| t.sql_type.clone()))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    let per = (CHUNK / match_columns.len()).max(1);
-                    for chunk in keys.chunks(per) {
-                        let sql = format!(
-                            "SELECT {cols} FROM {} WHERE {}",
-                            table.quoted(),
-                            pg_in(match_columns, &types, chunk.len(), 1)
-                        );
-                        let mut q = sqlx::query(AssertSqlSafe(sql));
-                        for k in chunk {
-                            for v in k.iter() {
-                                q = q.bind(v.as_text());
-                            }
-                        }
-                        let mut rows = q.fetch(pool);
-                        while let Some(row) = rows.try_next().await.map_err(query_err("reading", table))? {
-                            out.push(decode_pg(&row, &kinds).map_err(query_err("reading", table))?);
-                        }
-                    }
-                }
-            }
-        }
-        Ok(out)
+        self.session().await?.fetch(table, select, match_columns, keys).await
+    }
+
+    /// One connection of the pool, held until the session is dropped: the lookups of one
+    /// request run on it one after the other, with its prepared statements.
+    pub async fn session(&self) -> Result<Session<'_>, ConnectorError> {
+        let none = TableRef::new(None, "(connection)");
+        let conn = match &self.pool {
+            Pool::Sqlite(p) => SessionConn::Sqlite(p.acquire().await.map_err(query_err("connecting for", &none))?),
+            Pool::Postgres(p) => SessionConn::Postgres(p.acquire().await.map_err(query_err("connecting for", &none))?),
+        };
+        Ok(Session { connector: self, conn })
     }
 
     /// The current values of `columns` of the rows with these primary keys, each row starting
@@ -497,19 +380,27 @@ impl Connector {
     /// Applies the writes in order, in one transaction: all of them or none. Returns the number
     /// of rows changed.
     pub async fn apply(&self, ops: &[WriteOp]) -> Result<u64, ConnectorError> {
+        Ok(self.apply_groups(&[ops]).await?.iter().sum())
+    }
+
+    /// Applies several lists of writes (one per request of a batch) in order, in one
+    /// transaction: all of them or none. Returns the number of rows each list changed.
+    pub async fn apply_groups(&self, groups: &[&[WriteOp]]) -> Result<Vec<u64>, ConnectorError> {
         let mut infos = HashMap::new();
-        for op in ops {
+        for op in groups.iter().flat_map(|g| g.iter()) {
             if !infos.contains_key(op.table()) {
                 infos.insert(op.table().clone(), self.table_info(op.table()).await?);
             }
         }
-        let mut changed = 0;
+        let mut changed = vec![0u64; groups.len()];
+        let ops = numbered(groups);
         match &self.pool {
             Pool::Sqlite(pool) => {
                 let none = TableRef::new(None, "(transaction)");
+                let _writer = self.write_lock.lock().await;
                 let mut tx =
                     pool.begin_with("BEGIN IMMEDIATE").await.map_err(query_err("starting a write on", &none))?;
-                for op in ops {
+                for &(gi, op) in &ops {
                     let table = op.table();
                     let key_columns = op.key_columns();
                     let per = (CHUNK / key_columns.len()).max(1);
@@ -537,7 +428,7 @@ impl Connector {
                                 q = bind_sqlite(q, v);
                             }
                         }
-                        changed += q.execute(&mut *tx).await.map_err(query_err("writing", table))?.rows_affected();
+                        changed[gi] += q.execute(&mut *tx).await.map_err(query_err("writing", table))?.rows_affected();
                     }
                 }
                 tx.commit().await.map_err(query_err("committing", &none))?;
@@ -545,7 +436,7 @@ impl Connector {
             Pool::Postgres(pool) => {
                 let none = TableRef::new(None, "(transaction)");
                 let mut tx = pool.begin().await.map_err(query_err("starting a write on", &none))?;
-                for op in ops {
+                for &(gi, op) in &ops {
                     let table = op.table();
                     let info = infos.get(table).cloned().unwrap_or_default();
                     let key_columns = op.key_columns();
@@ -579,7 +470,8 @@ impl Connector {
                             }
                             let list: Vec<String> = chunk.iter().filter_map(|k| k.first()?.as_text()).collect();
                             q = q.bind(list);
-                            changed += q.execute(&mut *tx).await.map_err(query_err("writing", table))?.rows_affected();
+                            changed[gi] +=
+                                q.execute(&mut *tx).await.map_err(query_err("writing", table))?.rows_affected();
                         }
                     } else {
                         let types = key_columns
@@ -599,7 +491,8 @@ impl Connector {
                                     q = q.bind(v.as_text());
                                 }
                             }
-                            changed += q.execute(&mut *tx).await.map_err(query_err("writing", table))?.rows_affected();
+                            changed[gi] +=
+                                q.execute(&mut *tx).await.map_err(query_err("writing", table))?.rows_affected();
                         }
                     }
                 }
@@ -675,6 +568,225 @@ impl Connector {
         }
         Ok(out)
     }
+}
+
+enum SessionConn {
+    Sqlite(PoolConnection<Sqlite>),
+    Postgres(PoolConnection<Postgres>),
+}
+
+/// A connection of a [`Connector`] held for a series of reads (see [`Connector::session`]).
+pub struct Session<'c> {
+    connector: &'c Connector,
+    conn: SessionConn,
+}
+
+impl Session<'_> {
+    /// A table's columns, read on this session's connection the first time (a session must
+    /// not wait for a second connection of the pool it holds one of).
+    async fn table_info(&mut self, table: &TableRef) -> Result<Arc<TableInfo>, ConnectorError> {
+        if let Some(info) = self.connector.cached_info(table) {
+            return Ok(info);
+        }
+        let info = match &mut self.conn {
+            SessionConn::Sqlite(c) => sqlite_table_info(&mut **c, table).await?,
+            SessionConn::Postgres(c) => pg_table_info(&mut **c, table).await?,
+        };
+        Ok(self.connector.remember_info(table, info))
+    }
+
+    /// The rows of `table` whose `match_columns` equal one of `keys` (each key one value per
+    /// match column), with the `select` columns in that order. Keys holding a null match nothing.
+    /// Rows come in no particular order; a row matching several keys comes once.
+    pub async fn fetch(
+        &mut self,
+        table: &TableRef,
+        select: &[String],
+        match_columns: &[String],
+        keys: &[Vec<Value>],
+    ) -> Result<Vec<Vec<Value>>, ConnectorError> {
+        if let Some(bad) = keys.iter().find(|k| k.len() != match_columns.len()) {
+            return Err(ConnectorError::Arity(bad.len(), match_columns.len()));
+        }
+        let mut keys: Vec<&Vec<Value>> = keys.iter().filter(|k| !k.iter().any(Value::is_null)).collect();
+        keys.sort_by_key(|k| k.iter().map(Value::sort_key).collect::<Vec<_>>());
+        keys.dedup();
+        if keys.is_empty() || select.is_empty() {
+            return Ok(Vec::new());
+        }
+        let info = self.table_info(table).await?;
+        let mut out = Vec::new();
+        match &mut self.conn {
+            SessionConn::Sqlite(conn) => {
+                for c in select.iter().chain(match_columns) {
+                    if !info.sqlite.contains_key(c) {
+                        return Err(ConnectorError::UnknownColumn { table: table.to_string(), column: c.clone() });
+                    }
+                }
+                let per = (CHUNK / match_columns.len()).max(1);
+                let cols = select.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", ");
+                for chunk in keys.chunks(per) {
+                    let n = bucket(chunk.len()).min(per).max(chunk.len());
+                    let sql = format!("SELECT {cols} FROM {} WHERE {}", table.quoted(), sqlite_in(match_columns, n, 1));
+                    let mut q = sqlx::query(AssertSqlSafe(sql));
+                    for i in 0..n {
+                        let key = chunk.get(i).or(chunk.last()).copied().into_iter().flatten();
+                        for v in key {
+                            q = bind_sqlite(q, v);
+                        }
+                    }
+                    let mut rows = q.fetch(&mut **conn);
+                    while let Some(row) = rows.try_next().await.map_err(query_err("reading", table))? {
+                        out.push(decode_sqlite(&row, select.len()).map_err(query_err("reading", table))?);
+                    }
+                }
+            }
+            SessionConn::Postgres(conn) => {
+                let kinds = select
+                    .iter()
+                    .map(|c| Connector::pg_column(&info, table, c).map(|t| t.kind.clone()))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let cols = select
+                    .iter()
+                    .zip(&kinds)
+                    .map(|(c, k)| match k {
+                        PgKind::Time | PgKind::Other => format!("{q}::text AS {q}", q = quote(c)),
+                        _ => quote(c),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                if match_columns.len() == 1 {
+                    let col = Connector::pg_column(&info, table, &match_columns[0])?;
+                    let sql = format!(
+                        "SELECT {cols} FROM {} WHERE {} = ANY(CAST($1 AS {}[]))",
+                        table.quoted(),
+                        quote(&match_columns[0]),
+                        col.sql_type
+                    );
+                    for chunk in keys.chunks(PG_CHUNK) {
+                        let list: Vec<String> = chunk.iter().filter_map(|k| k[0].as_text()).collect();
+                        let mut rows = sqlx::query(AssertSqlSafe(sql.clone())).bind(list).fetch(&mut **conn);
+                        while let Some(row) = rows.try_next().await.map_err(query_err("reading", table))? {
+                            out.push(decode_pg(&row, &kinds).map_err(query_err("reading", table))?);
+                        }
+                    }
+                } else {
+                    let types = match_columns
+                        .iter()
+                        .map(|c| Connector::pg_column(&info, table, c).map(|t| t.sql_type.clone()))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let per = (CHUNK / match_columns.len()).max(1);
+                    for chunk in keys.chunks(per) {
+                        let sql = format!(
+                            "SELECT {cols} FROM {} WHERE {}",
+                            table.quoted(),
+                            pg_in(match_columns, &types, chunk.len(), 1)
+                        );
+                        let mut q = sqlx::query(AssertSqlSafe(sql));
+                        for k in chunk {
+                            for v in k.iter() {
+                                q = q.bind(v.as_text());
+                            }
+                        }
+                        let mut rows = q.fetch(&mut **conn);
+                        while let Some(row) = rows.try_next().await.map_err(query_err("reading", table))? {
+                            out.push(decode_pg(&row, &kinds).map_err(query_err("reading", table))?);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The current values of `columns` of the rows with these primary keys, each row starting
+    /// with its key (see [`Connector::read_back`]).
+    pub async fn read_back(
+        &mut self,
+        table: &TableRef,
+        key_columns: &[String],
+        keys: &[Vec<Value>],
+        columns: &[String],
+    ) -> Result<Vec<Vec<Value>>, ConnectorError> {
+        let select: Vec<String> = key_columns.iter().chain(columns).cloned().collect();
+        self.fetch(table, &select, key_columns, keys).await
+    }
+}
+
+/// The columns of a SQLite table, read with `e` (the pool, or a session's connection).
+async fn sqlite_table_info<'e, E: sqlx::Executor<'e, Database = Sqlite>>(
+    e: E,
+    table: &TableRef,
+) -> Result<TableInfo, ConnectorError> {
+    let sql = match &table.schema {
+        Some(s) => format!("SELECT name, type FROM {}.pragma_table_info($1)", quote(s)),
+        None => "SELECT name, type FROM pragma_table_info($1)".to_owned(),
+    };
+    let rows = sqlx::query(AssertSqlSafe(sql))
+        .bind(table.name.as_str())
+        .fetch_all(e)
+        .await
+        .map_err(query_err("reading the columns of", table))?;
+    let mut info = TableInfo::default();
+    for r in rows {
+        let name: String = r.try_get("name").map_err(query_err("reading the columns of", table))?;
+        let ty: String = r.try_get("type").map_err(query_err("reading the columns of", table))?;
+        info.sqlite.insert(name, ty);
+    }
+    if info.sqlite.is_empty() {
+        return Err(ConnectorError::UnknownTable(table.to_string()));
+    }
+    Ok(info)
+}
+
+/// The columns of a PostgreSQL table and their types, read with `e`.
+async fn pg_table_info<'e, E: sqlx::Executor<'e, Database = Postgres>>(
+    e: E,
+    table: &TableRef,
+) -> Result<TableInfo, ConnectorError> {
+    let rows = sqlx::query(
+        "SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS ty, t.typname AS base \
+             FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid \
+             WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped",
+    )
+    .bind(table.quoted())
+    .fetch_all(e)
+    .await
+    .map_err(query_err("reading the columns of", table))?;
+    let mut info = TableInfo::default();
+    for r in rows {
+        let name: String = r.try_get("name").map_err(query_err("reading the columns of", table))?;
+        let sql_type: String = r.try_get("ty").map_err(query_err("reading the columns of", table))?;
+        let base: String = r.try_get("base").map_err(query_err("reading the columns of", table))?;
+        let kind = match base.as_str() {
+            "int2" => PgKind::I16,
+            "int4" => PgKind::I32,
+            "int8" => PgKind::I64,
+            "float4" => PgKind::F32,
+            "float8" => PgKind::F64,
+            "bool" => PgKind::Bool,
+            "bytea" => PgKind::Bytes,
+            "text" | "varchar" | "bpchar" | "name" => PgKind::Text,
+            "timestamptz" | "timestamp" | "date" | "time" | "timetz" => PgKind::Time,
+            _ => PgKind::Other,
+        };
+        info.pg.insert(name, PgColumn { sql_type, kind });
+    }
+    if info.pg.is_empty() {
+        return Err(ConnectorError::UnknownTable(table.to_string()));
+    }
+    Ok(info)
+}
+
+/// Every write of every group, with its group's number.
+fn numbered<'o>(groups: &[&'o [WriteOp]]) -> Vec<(usize, &'o WriteOp)> {
+    let mut out = Vec::new();
+    for (gi, g) in groups.iter().enumerate() {
+        for op in g.iter() {
+            out.push((gi, op));
+        }
+    }
+    out
 }
 
 /// `("a", "b") IN (($s, $s+1), …)` for `n` keys, or `"a" IN ($s, …)` for one column; `$s` is the

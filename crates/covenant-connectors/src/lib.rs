@@ -6,5 +6,7 @@ pub mod connector;
 pub mod introspect;
 pub mod value;
 
-pub use connector::{Backend, CHUNK, Connector, ConnectorError, ConnectorOptions, TableRef, WriteOp, quote, redact};
+pub use connector::{
+    Backend, CHUNK, Connector, ConnectorError, ConnectorOptions, Session, TableRef, WriteOp, quote, redact,
+};
 pub use value::Value;

@@ -282,14 +282,14 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
     }
 
     async fn write(&self, request: &Request, plan: &Plan, progress: &dyn Progress) -> Result<Outcome, DsrError> {
-        let (run, report) = match self.prepare_plan(request, plan).await? {
-            Prepared::Fresh(run, report) => (run, report),
+        let (run, report, steps) = match self.prepare_plan(request, plan).await? {
+            Prepared::Fresh(run, report, steps) => (run, report, steps),
             Prepared::Open(run) => {
                 progress.message(&format!("resuming run {run}"));
                 return self.resume(run, progress).await.map(|r| wrap(request.kind, r));
             }
         };
-        let applied = self.apply_steps(run, false, progress).await?;
+        let applied = self.apply_steps(run, steps, false, progress).await?;
         let mut report = *report;
         report.run = run.to_string();
         self.finish(run, &report, applied).await?;
@@ -306,14 +306,26 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
         }
         let plan = self.plan(request)?;
         Ok(match self.prepare_plan(request, &plan).await? {
-            Prepared::Fresh(run, _) | Prepared::Open(run) => run,
+            Prepared::Fresh(run, _, _) | Prepared::Open(run) => run,
         })
     }
 
     async fn prepare_plan(&self, request: &Request, plan: &Plan) -> Result<Prepared, DsrError> {
         let key = request.key();
         let plan_hash = plan.hash();
-        if let Some(run) = self.store.find_open_run(&self.tenant, &key).await? {
+        if let Some(at) = self.keys_needed(plan)
+            && self.key.is_none()
+        {
+            return Err(DsrError::Config(format!(
+                "column `{at}` is erased with a keyed strategy (`hash` or `pseudonym`): set `[secrets] pseudonym_key_file` in the configuration"
+            )));
+        }
+        // An open run of the same request is looked for while the person's data is read; when
+        // there is one, what was read is dropped and that run is resumed.
+        let (open, found) =
+            futures_util::future::join(self.store.find_open_run(&self.tenant, &key), self.discover(request, plan))
+                .await;
+        if let Some(run) = open? {
             if run.plan_hash != plan_hash {
                 return Err(DsrError::Resume(format!(
                     "run `{}` of this request was prepared from another plan (the policy or the annotations changed since); restore them to finish it",
@@ -322,18 +334,12 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
             }
             return Ok(Prepared::Open(run.id));
         }
-        if let Some(at) = self.keys_needed(plan)
-            && self.key.is_none()
-        {
-            return Err(DsrError::Config(format!(
-                "column `{at}` is erased with a keyed strategy (`hash` or `pseudonym`): set `[secrets] pseudonym_key_file` in the configuration"
-            )));
-        }
-        let found = self.discover(request, plan).await?;
+        let found = found?;
         let salt = self.key.as_ref().map(|k| writes::hash_salt(k, &key));
         let keys = Keys { pseudonym: self.key.as_ref(), salt: salt.as_ref() };
 
         let mut steps = Vec::new();
+        let mut pending = Vec::new();
         let mut step_reports = Vec::new();
         let mut kept = Vec::new();
         let correction = request.corrections.first().cloned();
@@ -363,6 +369,8 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
             }
             let json = serde_json::to_string(&ops).map_err(|e| DsrError::Internal(e.to_string()))?;
             steps.push(NewStep { dataset: ds.id.clone(), ops: json, op_count: ops.len() as u64 });
+            // Numbered from 1 in the order given, as the journal numbers them.
+            pending.push(PendingStep { seq: steps.len() as u32, dataset: ds.id.clone(), ops });
             step_reports.push(StepReport { dataset: ds.id.clone(), counts });
         }
         let summary = summary(request.kind, &step_reports, &kept, &found);
@@ -390,7 +398,7 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
         let n_steps = steps.len();
         let detail = serde_json::json!({ "request": key, "steps": n_steps });
         match self.store.create_run(new, steps, self.draft("dsr.run.create", "request", detail)).await {
-            Ok(w) => Ok(Prepared::Fresh(w.value.id, Box::new(report))),
+            Ok(w) => Ok(Prepared::Fresh(w.value.id, Box::new(report), pending)),
             // Another process prepared the same request meanwhile: resume that run.
             Err(StoreError::Conflict(_)) => match self.store.find_open_run(&self.tenant, &key).await? {
                 Some(run) => Ok(Prepared::Open(run.id)),
@@ -398,6 +406,144 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
             },
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Runs many requests together: the erasures and rectifications among them are prepared
+    /// `concurrency` at a time (discovery on several connections), their runs recorded together
+    /// (the store commits concurrent writes as one), and their writes applied in one transaction
+    /// per database for the whole batch, each request's operations in its own order. If that
+    /// transaction fails, each request's writes are applied alone, so one bad request fails
+    /// alone. Other kinds of request, and requests with an open run, run one after the other.
+    /// Returns one result per request, in order. Every run is journaled as by [`Executor::run`]:
+    /// a batch interrupted at any point is finished by running its requests again.
+    pub async fn run_batch(
+        &self,
+        requests: &[Request],
+        concurrency: usize,
+        progress: &dyn Progress,
+    ) -> Vec<Result<Outcome, DsrError>> {
+        use futures_util::StreamExt;
+        progress.start(requests.len() as u64);
+        let mut results: Vec<Option<Result<Outcome, DsrError>>> = requests.iter().map(|_| None).collect();
+        let prepared: Vec<(usize, Result<Option<Prepared>, DsrError>)> =
+            futures_util::stream::iter(requests.iter().enumerate())
+                .map(|(i, r)| async move {
+                    let prep = async {
+                        check_request(r)?;
+                        if !r.kind.writes_databases() {
+                            return Ok(None);
+                        }
+                        let plan = self.plan(r)?;
+                        self.prepare_plan(r, &plan).await.map(Some)
+                    };
+                    (i, prep.await)
+                })
+                .buffer_unordered(concurrency.max(1))
+                .collect()
+                .await;
+        let mut fresh: Vec<(usize, RunId, Box<WriteReport>, Vec<PendingStep>)> = Vec::new();
+        let mut alone: Vec<(usize, Option<RunId>)> = Vec::new();
+        for (i, p) in prepared {
+            match p {
+                Err(e) => results[i] = Some(Err(e)),
+                Ok(None) => alone.push((i, None)),
+                Ok(Some(Prepared::Open(run))) => alone.push((i, Some(run))),
+                Ok(Some(Prepared::Fresh(run, report, steps))) => fresh.push((i, run, report, steps)),
+            }
+        }
+        fresh.sort_by_key(|f| f.0);
+
+        // The writes, one database at a time; the steps of the last database are marked while
+        // the next is written, the last step of each run by its finish.
+        let mut last_marks: Vec<Option<(u32, u64)>> = fresh.iter().map(|_| None).collect();
+        let mut to_mark: Vec<(RunId, u32, String, u64)> = Vec::new();
+        for (di, ds) in self.datasets.iter().enumerate() {
+            let connector = &self.connectors[di];
+            let mut members: Vec<(usize, &PendingStep)> = Vec::new();
+            for (fi, (i, _, _, steps)) in fresh.iter().enumerate() {
+                if results[*i].is_some() {
+                    continue;
+                }
+                if let Some(step) = steps.iter().find(|s| s.dataset == ds.id) {
+                    members.push((fi, step));
+                }
+            }
+            if members.is_empty() {
+                continue;
+            }
+            let groups: Vec<&[WriteOp]> = members.iter().map(|(_, s)| s.ops.as_slice()).collect();
+            let marks = futures_util::future::join_all(
+                to_mark
+                    .drain(..)
+                    .map(|(run, seq, dataset, rows)| async move { self.mark(run, seq, &dataset, rows).await }),
+            );
+            let (marked, applied) = futures_util::future::join(marks, connector.apply_groups(&groups)).await;
+            if let Some(Err(e)) = marked.into_iter().find(Result::is_err) {
+                // The journal cannot be written: nothing more is applied; every run stays open
+                // and is resumed by the next run of its request.
+                let message = e.to_string();
+                for (i, _, _, _) in &fresh {
+                    results[*i].get_or_insert_with(|| Err(DsrError::Internal(message.clone())));
+                }
+                return results
+                    .into_iter()
+                    .map(|r| r.unwrap_or_else(|| Err(DsrError::Internal(message.clone()))))
+                    .collect();
+            }
+            let changed: Vec<Result<u64, DsrError>> = match applied {
+                Ok(counts) => counts.into_iter().map(Ok).collect(),
+                Err(_) => {
+                    // One request's writes failed the batch's transaction: each alone.
+                    let mut out = Vec::new();
+                    for (_, step) in &members {
+                        out.push(connector.apply(&step.ops).await.map_err(DsrError::db(&ds.id)));
+                    }
+                    out
+                }
+            };
+            for ((fi, step), rows) in members.iter().zip(changed) {
+                let (i, run, _, steps) = &fresh[*fi];
+                match rows {
+                    Err(e) => results[*i] = Some(Err(e)),
+                    Ok(rows) => {
+                        if steps.last().map(|s| s.seq) == Some(step.seq) {
+                            last_marks[*fi] = Some((step.seq, rows));
+                        } else {
+                            to_mark.push((*run, step.seq, ds.id.clone(), rows));
+                        }
+                    }
+                }
+            }
+        }
+        let finishing = futures_util::future::join_all(fresh.iter().enumerate().map(|(fi, (i, run, report, _))| {
+            let applied: Vec<(u32, u64)> = last_marks[fi].into_iter().collect();
+            let failed = results[*i].is_some();
+            async move {
+                if failed {
+                    return None;
+                }
+                let mut report = (**report).clone();
+                report.run = run.to_string();
+                Some((*i, self.finish(*run, &report, applied).await.map(|()| report)))
+            }
+        }))
+        .await;
+        for (i, r) in finishing.into_iter().flatten() {
+            results[i] = Some(r.map(|report| wrap(requests[i].kind, report)));
+            progress.advance();
+        }
+        for (i, open) in alone {
+            let r = match open {
+                Some(run) => self.resume(run, &Quiet).await.map(|r| wrap(requests[i].kind, r)),
+                None => self.run(&requests[i], &Quiet).await,
+            };
+            results[i] = Some(r);
+            progress.advance();
+        }
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(DsrError::Internal("a request of the batch was not run".into()))))
+            .collect()
     }
 
     /// The values a correction replaces.
@@ -445,21 +591,33 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
         }
     }
 
-    /// Applies the pending steps of a run; `in_doubt`: read back first and apply only what is
-    /// missing.
-    /// Returns the last step applied and its rows, whose mark is left to [`Self::finish`].
+    /// The pending steps of a run, as the journal has them.
+    async fn pending_steps(&self, run: RunId) -> Result<Vec<PendingStep>, DsrError> {
+        let steps = self.store.run_steps(&self.tenant, run).await?;
+        steps
+            .into_iter()
+            .filter(|s| s.state == StepState::Pending)
+            .map(|step| {
+                let ops: Vec<WriteOp> = serde_json::from_str(&step.ops)
+                    .map_err(|e| DsrError::Internal(format!("step {} of run `{run}` is unreadable: {e}", step.seq)))?;
+                Ok(PendingStep { seq: step.seq, dataset: step.dataset, ops })
+            })
+            .collect()
+    }
+
+    /// Applies the pending steps of a run in order; `in_doubt`: read back first and apply only
+    /// what is missing. Each step is marked applied in the journal while the next one is
+    /// applied; the last step's mark is returned, left to [`Self::finish`] (same transaction).
     async fn apply_steps(
         &self,
         run: RunId,
+        steps: Vec<PendingStep>,
         in_doubt: bool,
         progress: &dyn Progress,
     ) -> Result<Vec<(u32, u64)>, DsrError> {
-        let steps = self.store.run_steps(&self.tenant, run).await?;
-        let pending: Vec<_> = steps.into_iter().filter(|s| s.state == StepState::Pending).collect();
-        progress.start(pending.len() as u64);
-        let last = pending.last().map(|s| s.seq);
-        let mut deferred = Vec::new();
-        for step in pending {
+        progress.start(steps.len() as u64);
+        let mut previous: Option<(u32, String, u64)> = None;
+        for step in steps {
             let Some(i) = self.datasets.iter().position(|d| d.id == step.dataset) else {
                 return Err(DsrError::Resume(format!(
                     "run `{run}` has a step for dataset `{}`, which the configuration no longer has",
@@ -467,43 +625,51 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
                 )));
             };
             let connector = &self.connectors[i];
-            let ops: Vec<WriteOp> = serde_json::from_str(&step.ops)
-                .map_err(|e| DsrError::Internal(format!("step {} of run `{run}` is unreadable: {e}", step.seq)))?;
-            let ops = if in_doubt { missing_ops(connector, &step.dataset, ops).await? } else { ops };
-            let rows: usize = ops.iter().map(WriteOp::rows).sum();
-            progress.message(&format!("applying {} ({rows} rows)", step.dataset));
-            let changed =
-                if ops.is_empty() { 0 } else { connector.apply(&ops).await.map_err(DsrError::db(&step.dataset))? };
-            if Some(step.seq) == last {
-                // Marked by the finish, in the same transaction.
-                deferred.push((step.seq, changed));
-                progress.advance();
-                continue;
-            }
-            let detail = serde_json::json!({ "run": run.to_string(), "step": step.seq, "dataset": step.dataset, "rows": changed });
-            match self
-                .store
-                .mark_step_applied(
-                    &self.tenant,
-                    run,
-                    step.seq,
-                    changed,
-                    Timestamp::now(),
-                    self.draft("dsr.step.applied", &format!("run:{run}"), detail),
-                )
-                .await
-            {
-                Ok(_) | Err(StoreError::Conflict(_)) => {}
-                Err(e) => return Err(e.into()),
-            }
+            let apply = async {
+                let ops = if in_doubt { missing_ops(connector, &step.dataset, step.ops).await? } else { step.ops };
+                let rows: usize = ops.iter().map(WriteOp::rows).sum();
+                progress.message(&format!("applying {} ({rows} rows)", step.dataset));
+                if ops.is_empty() { Ok(0) } else { connector.apply(&ops).await.map_err(DsrError::db(&step.dataset)) }
+            };
+            let changed = match previous.take() {
+                Some((seq, dataset, rows)) => {
+                    let (marked, applied) =
+                        futures_util::future::join(self.mark(run, seq, &dataset, rows), apply).await;
+                    marked?;
+                    applied?
+                }
+                None => apply.await?,
+            };
             progress.advance();
+            previous = Some((step.seq, step.dataset, changed));
         }
-        Ok(deferred)
+        Ok(previous.map(|(seq, _, rows)| (seq, rows)).into_iter().collect())
+    }
+
+    /// Marks a step applied in the journal.
+    async fn mark(&self, run: RunId, seq: u32, dataset: &str, rows: u64) -> Result<(), DsrError> {
+        let detail = serde_json::json!({ "run": run.to_string(), "step": seq, "dataset": dataset, "rows": rows });
+        match self
+            .store
+            .mark_step_applied(
+                &self.tenant,
+                run,
+                seq,
+                rows,
+                Timestamp::now(),
+                self.draft("dsr.step.applied", &format!("run:{run}"), detail),
+            )
+            .await
+        {
+            Ok(_) | Err(StoreError::Conflict(_)) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     async fn resume(&self, id: RunId, progress: &dyn Progress) -> Result<WriteReport, DsrError> {
         let run = self.store.get_run(&self.tenant, id).await?;
-        let applied = self.apply_steps(id, true, progress).await?;
+        let steps = self.pending_steps(id).await?;
+        let applied = self.apply_steps(id, steps, true, progress).await?;
         let mut report: WriteReport = serde_json::from_str(&run.report)
             .map_err(|e| DsrError::Internal(format!("the report of run `{id}` is unreadable: {e}")))?;
         report.run = id.to_string();
@@ -714,10 +880,17 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
 
 #[allow(clippy::large_enum_variant)] // one value per run, never stored in bulk
 enum Prepared {
-    /// A new run, with the report it will give.
-    Fresh(RunId, Box<WriteReport>),
+    /// A new run, with the report it will give and its steps.
+    Fresh(RunId, Box<WriteReport>, Vec<PendingStep>),
     /// The open run of the same request.
     Open(RunId),
+}
+
+/// A step to apply: its number in the run, its database and its operations.
+struct PendingStep {
+    seq: u32,
+    dataset: String,
+    ops: Vec<WriteOp>,
 }
 
 fn uuid_v7() -> uuid::Uuid {

@@ -5,7 +5,7 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use covenant_connectors::{Connector, TableRef, Value};
+use covenant_connectors::{Connector, Session, TableRef, Value};
 use covenant_core::Identity;
 use covenant_policy::dataset::{Dataset, Table};
 
@@ -163,6 +163,19 @@ fn add_rows(rows: &mut Rows, t: &Table, fetched: Vec<Vec<Value>>) -> Vec<RowKey>
     new
 }
 
+/// The session of dataset `di`, opened on first use.
+async fn session<'s, 'c>(
+    sessions: &'s mut [Option<Session<'c>>],
+    di: usize,
+    source: &Source<'c>,
+) -> Result<&'s mut Session<'c>, DsrError> {
+    let slot = &mut sessions[di];
+    if slot.is_none() {
+        *slot = Some(source.connector.session().await.map_err(DsrError::db(&source.dataset.id))?);
+    }
+    slot.as_mut().ok_or_else(|| DsrError::Internal("a dataset's connection was lost".into()))
+}
+
 /// Runs the plan's lookups to a fixpoint across all datasets.
 pub async fn discover(plan: &Plan, sources: &[Source<'_>], identities: &[Identity]) -> Result<Found, DsrError> {
     let customer = match &plan.scope {
@@ -187,6 +200,9 @@ pub async fn discover(plan: &Plan, sources: &[Source<'_>], identities: &[Identit
     // (dataset, table, column, identity key) already asked; (dataset, lookup index, row key)
     // already followed.
     let mut asked: HashSet<(usize, String, String, String)> = HashSet::new();
+    // One connection per dataset for the whole discovery, taken when first needed: the lookups
+    // run one after the other on it, with its prepared statements.
+    let mut sessions: Vec<Option<Session<'_>>> = sources.iter().map(|_| None).collect();
     let mut followed: HashMap<(usize, usize), BTreeSet<RowKey>> = HashMap::new();
 
     loop {
@@ -208,12 +224,12 @@ pub async fn discover(plan: &Plan, sources: &[Source<'_>], identities: &[Identit
                     jobs.push((l, t, table_ref(t), rows.columns.clone(), column, values));
                 }
             }
-            let fetched = futures_util::future::join_all(jobs.iter().map(|(_, _, tr, cols, column, values)| {
-                s.connector.fetch(tr, cols, std::slice::from_ref(*column), values)
-            }))
-            .await;
-            for ((l, t, _, _, _, _), fetched) in jobs.iter().zip(fetched) {
-                let mut fetched = fetched.map_err(DsrError::db(&s.dataset.id))?;
+            for (l, t, tr, cols, column, values) in &jobs {
+                let mut fetched = session(&mut sessions, di, s)
+                    .await?
+                    .fetch(tr, cols, std::slice::from_ref(*column), values)
+                    .await
+                    .map_err(DsrError::db(&s.dataset.id))?;
                 let Some(rows) = f.tables.get_mut(&t.name) else { continue };
                 if let (Some(c), Some(col)) = (customer, &l.controller_column) {
                     let i = rows.index(col);
@@ -246,12 +262,12 @@ pub async fn discover(plan: &Plan, sources: &[Source<'_>], identities: &[Identit
                 if jobs.is_empty() {
                     break;
                 }
-                let fetched = futures_util::future::join_all(
-                    jobs.iter().map(|(_, tr, cols, columns, values)| s.connector.fetch(tr, cols, columns, values)),
-                )
-                .await;
-                for ((t, _, _, _, _), fetched) in jobs.iter().zip(fetched) {
-                    let fetched = fetched.map_err(DsrError::db(&s.dataset.id))?;
+                for (t, tr, cols, columns, values) in &jobs {
+                    let fetched = session(&mut sessions, di, s)
+                        .await?
+                        .fetch(tr, cols, columns, values)
+                        .await
+                        .map_err(DsrError::db(&s.dataset.id))?;
                     if let Some(rows) = f.tables.get_mut(&t.name) {
                         add_rows(rows, t, fetched);
                     }
@@ -301,8 +317,8 @@ pub async fn discover(plan: &Plan, sources: &[Source<'_>], identities: &[Identit
                     columns.push(c.clone());
                 }
             }
-            let fetched = s
-                .connector
+            let fetched = session(&mut sessions, di, s)
+                .await?
                 .fetch(&table_ref(t), &columns, &m.columns, &values)
                 .await
                 .map_err(DsrError::db(&s.dataset.id))?;
@@ -319,7 +335,7 @@ pub async fn discover(plan: &Plan, sources: &[Source<'_>], identities: &[Identit
 
     // Customers' data about the person, referred to the customer.
     let mut referred = Vec::new();
-    for s in sources {
+    for (di, s) in sources.iter().enumerate() {
         for r in &s.plan.referred {
             let Some(t) = s.dataset.table(&r.table) else { continue };
             let mut columns = t.primary_key.clone();
@@ -336,8 +352,8 @@ pub async fn discover(plan: &Plan, sources: &[Source<'_>], identities: &[Identit
                 if values.is_empty() {
                     continue;
                 }
-                let fetched = s
-                    .connector
+                let fetched = session(&mut sessions, di, s)
+                    .await?
                     .fetch(&table_ref(t), &rows.columns, std::slice::from_ref(column), &values)
                     .await
                     .map_err(DsrError::db(&s.dataset.id))?;

@@ -129,6 +129,8 @@ impl SqliteBackend {
             let pool = SqlitePoolOptions::new()
                 .max_connections(options.readers.max(1))
                 .min_connections(0)
+                // A local file's connection cannot go stale: no ping before each read.
+                .test_before_acquire(false)
                 .connect_with(base.clone().read_only(true))
                 .await
                 .map_err(backend("opening read connections"))?;

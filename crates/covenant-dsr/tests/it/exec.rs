@@ -348,3 +348,82 @@ async fn exports_are_written_and_escaped() {
     assert!(files.iter().any(|(n, text)| n == "crm.users.csv" && text.starts_with("id,public_id,email")));
     f.drop_db().await;
 }
+
+/// What an erasure deleted, updated and kept. (Mentions cut are counted when a request is
+/// prepared: in a batch, a mention in a row that an earlier request of the batch deletes is
+/// still counted.)
+fn counts_of(out: &Outcome) -> String {
+    match out {
+        Outcome::Erasure(w) => {
+            let steps: Vec<String> = w
+                .steps
+                .iter()
+                .map(|s| format!("{} {:?} {:?}", s.dataset, s.counts.deleted, s.counts.updated))
+                .collect();
+            format!("{steps:?} {:?}", w.kept)
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_ends_as_the_same_requests_run_one_by_one() {
+    let pairs: Vec<(Fixture, Fixture)> = {
+        let mut v = vec![(Fixture::sqlite(PEOPLE).await, Fixture::sqlite(PEOPLE).await)];
+        if let (Some(a), Some(b)) = (Fixture::postgres(PEOPLE).await, Fixture::postgres(PEOPLE).await) {
+            v.push((a, b));
+        }
+        v
+    };
+    for (one_by_one, batched) in pairs {
+        assert_eq!(one_by_one.dump().await, batched.dump().await, "the two fixtures start equal");
+        let erase = |i: usize| Request::new(RequestKind::Erasure, person(i));
+        let exec = one_by_one.executor().await;
+        let mut expected = Vec::new();
+        for i in [1, 3, 4] {
+            expected.push(counts_of(&exec.run(&erase(i), &Quiet).await.unwrap()));
+        }
+        exec.close().await;
+
+        let exec = batched.executor().await;
+        let requests = vec![
+            erase(1),
+            Request::new(RequestKind::Access, person(2)),
+            erase(3),
+            // Invalid: a rectification needs a correction; it fails alone.
+            Request::new(RequestKind::Rectification, person(5)),
+            erase(4),
+        ];
+        let results = exec.run_batch(&requests, 2, &Quiet).await;
+        assert_eq!(results.len(), 5);
+        let got: Vec<String> = [0, 2, 4].iter().map(|&i| counts_of(results[i].as_ref().unwrap())).collect();
+        assert_eq!(got, expected, "each erasure reports what it would have reported alone");
+        assert!(matches!(results[1], Ok(Outcome::Access(_))));
+        assert!(results[3].as_ref().is_err_and(|e| e.to_string().contains("corrected value")), "{:?}", results[3]);
+        // Every run is journaled and finished, each step marked.
+        for i in [0, 2, 4] {
+            let Ok(Outcome::Erasure(w)) = &results[i] else { panic!() };
+            let run = exec.store().get_run(exec.tenant(), covenant_store::RunId::parse(&w.run).unwrap()).await.unwrap();
+            assert_eq!(run.state, RunState::Done);
+            assert_eq!(run.applied, run.steps);
+        }
+        exec.close().await;
+        assert_eq!(batched.dump().await, one_by_one.dump().await, "the databases end the same");
+
+        // A batch whose requests were prepared and then interrupted is finished by running it
+        // again: the open runs are resumed.
+        let exec = batched.executor().await;
+        let run = exec.prepare(&erase(2)).await.unwrap();
+        let results = exec.run_batch(&[erase(2), erase(6)], 2, &Quiet).await;
+        let Ok(Outcome::Erasure(w)) = &results[0] else { panic!("{:?}", results[0]) };
+        assert!(w.resumed);
+        assert_eq!(w.run, run.to_string());
+        assert!(results[1].is_ok());
+        exec.close().await;
+        for f in [one_by_one, batched] {
+            if f.postgres.is_some() {
+                f.drop_db().await;
+            }
+        }
+    }
+}
