@@ -8,6 +8,7 @@
 //! - Every error answer is an [`error::ErrorBody`]; each route has its own error enum that sorts
 //!   client errors (4xx, said to the caller) from internal ones (500, logged with their causes).
 
+pub mod answers;
 pub mod api;
 pub mod app;
 pub mod auth;
