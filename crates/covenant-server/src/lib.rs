@@ -29,5 +29,6 @@ pub mod worker;
 pub use app::{openapi, router, serve, shutdown_signal};
 pub use state::{AppState, Config, StartError};
 
-/// The largest request body accepted, in bytes.
+/// The largest request body accepted, in bytes, on every route but the proof of identity's
+/// (`routes::requests::PROOF_BODY_LIMIT`).
 pub const BODY_LIMIT: usize = 64 * 1024;
