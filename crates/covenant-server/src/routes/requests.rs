@@ -909,8 +909,8 @@ fn answer_expired(controller: &str, at: Timestamp) -> ClientError {
         StatusCode::GONE,
         "answer_expired",
         format!(
-            "this answer could be downloaded until {}; it is deleted. Make a new request to {controller} for a \
-             fresh copy",
+            "this answer could be downloaded until {} and is being deleted; make a new request to {controller} \
+             for a fresh copy",
             at.strftime("%-d %B %Y")
         ),
     )
