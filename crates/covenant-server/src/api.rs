@@ -496,7 +496,7 @@ pub struct VerifyIn {
     pub proof_checked: Option<bool>,
 }
 
-/// A proof of identity, base64-encoded (at most 45 KiB decoded).
+/// A proof of identity, base64-encoded (at most 10 MiB decoded).
 #[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProofIn {

@@ -3,6 +3,7 @@
 use std::future::Future;
 
 use axum::body::Body;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::Request;
 use axum::http::{HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -59,7 +60,8 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The routes that need a key, and their documentation.
+/// The routes that need a key, and their documentation. Request bodies are limited to
+/// [`BODY_LIMIT`], but for the proof of identity, which has its own limit ([`proofs`]).
 fn protected() -> OpenApiRouter<Shared> {
     OpenApiRouter::new()
         .routes(routes!(subjects::register))
@@ -78,7 +80,6 @@ fn protected() -> OpenApiRouter<Shared> {
         .routes(routes!(requests::get))
         .routes(routes!(requests::resend_code))
         .routes(routes!(requests::verify))
-        .routes(routes!(requests::add_proof, requests::read_proof))
         .routes(routes!(requests::approve))
         .routes(routes!(requests::reject))
         .routes(routes!(requests::extend))
@@ -87,6 +88,21 @@ fn protected() -> OpenApiRouter<Shared> {
         .routes(routes!(requests::create_customer, requests::list_customers))
         .routes(routes!(requests::instruct))
         .routes(routes!(requests::jobs))
+        .routes(routes!(requests::read_answer))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .merge(proofs())
+}
+
+/// The proof-of-identity routes, with a body limit of their own: a scan or photo of an identity
+/// document is several MiB ([`requests::MAX_PROOF`], base64 in JSON: [`requests::PROOF_BODY_LIMIT`]).
+/// The tower-http layer refuses a larger `Content-Length` before the body is read, and stops
+/// reading one that grows past it; axum's extractors are told the same limit.
+fn proofs() -> OpenApiRouter<Shared> {
+    OpenApiRouter::new()
+        .routes(routes!(requests::add_proof, requests::read_proof))
+        .layer(DefaultBodyLimit::max(requests::PROOF_BODY_LIMIT))
+        .layer(RequestBodyLimitLayer::new(requests::PROOF_BODY_LIMIT))
+        .layer(middleware::map_response(requests::proof_limit_refusal))
 }
 
 /// The routes anyone may call.
@@ -96,6 +112,8 @@ fn open() -> OpenApiRouter<Shared> {
         .routes(routes!(public::gpc_json))
         .routes(routes!(public::notice))
         .routes(routes!(unsubscribe::confirm_page, unsubscribe::one_click))
+        .routes(routes!(requests::download_answer))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
 }
 
 /// The OpenAPI document of every route.
@@ -119,14 +137,15 @@ pub fn router(state: Shared) -> Router {
         .on_request(())
         .on_response(tower_http::trace::DefaultOnResponse::new().level(Level::INFO))
         .on_failure(DefaultOnFailure::new().level(Level::ERROR));
-    routes.merge(SwaggerUi::new("/docs").url("/openapi.json", doc)).fallback(not_found).with_state(state).layer(
+    let docs =
+        Router::from(SwaggerUi::new("/docs").url("/openapi.json", doc)).layer(RequestBodyLimitLayer::new(BODY_LIMIT));
+    routes.merge(docs).fallback(not_found).with_state(state).layer(
         ServiceBuilder::new()
             .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
             .layer(trace)
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
             .layer(middleware::map_response(json_errors))
-            .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
-            .layer(RequestBodyLimitLayer::new(BODY_LIMIT)),
+            .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout)),
     )
 }
 

@@ -50,6 +50,7 @@ pub const ROLE_TABLE: &[(&str, &str, &[Role])] = &[
     ("POST", "/v1/requests/{id}/verify", &[Admin, Operator, Application]),
     ("POST", "/v1/requests/{id}/proof", &[Admin, Operator, Application]),
     ("GET", "/v1/requests/{id}/proof", &[Admin, Operator]),
+    ("GET", "/v1/requests/{id}/answer", &[Admin, Operator]),
     ("POST", "/v1/requests/{id}/approve", &[Admin, Operator]),
     ("POST", "/v1/requests/{id}/reject", &[Admin, Operator]),
     ("POST", "/v1/requests/{id}/extend", &[Admin, Operator]),

@@ -1,7 +1,9 @@
 //! The dataset fulfiller: carries verified requests out in the company's own application
 //! databases, through covenant-dsr's journaled executor (see `docs/requests-execution.md`).
 //!
-//! Access, export and confirmation read the person's rows; erasure and rectification write them,
+//! Access, export and confirmation read the person's rows; the answer to access and export is
+//! also rendered, by covenant-dsr's `export` module, as the readable HTML report, the JSON
+//! document and the CSV archive, for the person to download. Erasure and rectification write them,
 //! journaled under the request's id so that a retried job resumes its run instead of starting
 //! another. Restriction, objection and post-death instructions are Covenant's own records and
 //! are left to the built-in fulfiller.
@@ -13,7 +15,7 @@ use covenant_dsr::{Correction, DsrError, Executor, Quiet, Request, Scope};
 use covenant_store::SqlStore;
 use futures_util::future::BoxFuture;
 
-use crate::fulfil::{ActionTaken, FulfilError, FulfilRequest, Fulfiller, Kept, Outcome};
+use crate::fulfil::{ActionTaken, Document, Format, FulfilError, FulfilRequest, Fulfiller, Kept, Outcome};
 
 /// The name reports and errors give the application databases.
 pub const SYSTEM: &str = "datasets";
@@ -80,7 +82,8 @@ impl Fulfiller for DatasetFulfiller {
                 return Ok(Outcome::default());
             };
             let done = self.exec.run(&request, &Quiet).await.map_err(|e: DsrError| FulfilError::new(SYSTEM, e))?;
-            Ok(outcome(done))
+            let documents = documents(&done).map_err(|e| FulfilError::new(SYSTEM, e))?;
+            Ok(Outcome { documents, ..outcome(done) })
         })
     }
 }
@@ -147,6 +150,20 @@ pub fn outcome(done: covenant_dsr::Outcome) -> Outcome {
         O::Restriction(_) | O::Objection(_) => {}
     }
     out
+}
+
+/// The answer to an access or export request as files for the person (promises W6, P6): the
+/// readable HTML report, the JSON document and the CSV archive, rendered by covenant-dsr's
+/// `export` module from the access report. Other kinds have none.
+pub fn documents(done: &covenant_dsr::Outcome) -> Result<Vec<Document>, DsrError> {
+    use covenant_dsr::Outcome as O;
+    let (O::Access(r) | O::Export(r)) = done else { return Ok(Vec::new()) };
+    let doc = |format, bytes| Document { system: SYSTEM.to_owned(), format, bytes };
+    Ok(vec![
+        doc(Format::Html, covenant_dsr::export::html(r)?.into_bytes()),
+        doc(Format::Json, covenant_dsr::export::json(r).into_bytes()),
+        doc(Format::Csv, covenant_dsr::export::csv_zip(r)?),
+    ])
 }
 
 fn action(dataset: &str, table: &str, action: &str, count: u64) -> ActionTaken {

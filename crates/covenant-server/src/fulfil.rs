@@ -5,7 +5,9 @@
 //! given ([`crate::state::AppState::with_fulfillers`]), such as one that reads, erases or corrects
 //! data in the company's application databases. Their [`Outcome`]s are merged into the answer:
 //! what was done (per system and table, with counts), what was kept and on what legal basis, and a
-//! report (for access and export, the data itself).
+//! report (for access and export, the data itself). A fulfiller may also render the answer as
+//! [`Document`]s (the readable HTML report, the JSON document, the CSV archive): the worker keeps
+//! them, encrypted, for the person to download (see [`crate::answers`]).
 //!
 //! A fulfiller must be idempotent: a failed attempt is retried (with backoff) from the start.
 
@@ -65,6 +67,69 @@ pub struct Kept {
     pub system: Option<String>,
 }
 
+/// The formats an answer is rendered in for the person to download.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Format {
+    /// The readable report, to read or print.
+    Html,
+    /// The JSON document (`export.json`, schema in `docs/exports.md`).
+    Json,
+    /// One CSV file per table and a README, zipped.
+    Csv,
+}
+
+impl Format {
+    pub const ALL: [Format; 3] = [Format::Html, Format::Json, Format::Csv];
+
+    /// The wire name: `html`, `json`, `csv`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Html => "html",
+            Format::Json => "json",
+            Format::Csv => "csv",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Format> {
+        Format::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Html => "text/html; charset=utf-8",
+            Format::Json => "application/json",
+            Format::Csv => "application/zip",
+        }
+    }
+
+    /// The file's name, as `covenant dsr run --out` writes it.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Format::Html => "report.html",
+            Format::Json => "export.json",
+            Format::Csv => "export-csv.zip",
+        }
+    }
+
+    /// What the file is, for a person.
+    pub fn label(self) -> &'static str {
+        match self {
+            Format::Html => "A readable report (HTML, to read or print)",
+            Format::Json => "Your data as JSON (machine-readable)",
+            Format::Csv => "Your data as CSV files, one per table (zip)",
+        }
+    }
+}
+
+/// An answer rendered as a file for the person to download.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Document {
+    /// The system that rendered it (set by [`Outcome::merge`]).
+    pub system: String,
+    pub format: Format,
+    pub bytes: Vec<u8>,
+}
+
 /// What a fulfiller did.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Outcome {
@@ -72,10 +137,14 @@ pub struct Outcome {
     pub kept: Vec<Kept>,
     /// For access and export: the data; for confirm: whether any is held.
     pub report: Option<Value>,
+    /// For access and export: the answer rendered for download, at most one file per format.
+    #[serde(skip)]
+    pub documents: Vec<Document>,
 }
 
 impl Outcome {
-    /// Adds another fulfiller's outcome; reports are gathered under each system's name.
+    /// Adds another fulfiller's outcome; reports are gathered under each system's name. Of two
+    /// documents of one format, the first is kept.
     pub fn merge(&mut self, system: &str, other: Outcome) {
         self.actions.extend(other.actions);
         self.kept.extend(other.kept);
@@ -84,6 +153,18 @@ impl Outcome {
             if let Some(map) = report.as_object_mut() {
                 map.insert(system.to_owned(), r);
             }
+        }
+        for mut d in other.documents {
+            if self.documents.iter().any(|x| x.format == d.format) {
+                tracing::warn!(
+                    system,
+                    format = d.format.as_str(),
+                    "a second answer of this format was rendered; the first is kept"
+                );
+                continue;
+            }
+            d.system = system.to_owned();
+            self.documents.push(d);
         }
     }
 }
@@ -300,4 +381,37 @@ async fn builtin(state: &Shared, req: &FulfilRequest) -> Result<Outcome, StoreEr
         RequestKind::PostDeath | RequestKind::Rectification => {}
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(format: Format, text: &str) -> Document {
+        Document { system: String::new(), format, bytes: text.as_bytes().to_vec() }
+    }
+
+    #[test]
+    fn formats_round_trip_by_name() {
+        for f in Format::ALL {
+            assert_eq!(Format::parse(f.as_str()), Some(f));
+        }
+        assert_eq!(Format::parse("pdf"), None);
+        assert_eq!(Format::parse("HTML"), None);
+    }
+
+    #[test]
+    fn merged_documents_name_their_system_and_the_first_of_a_format_is_kept() {
+        let mut all = Outcome::default();
+        let first = Outcome { documents: vec![doc(Format::Html, "a"), doc(Format::Csv, "b")], ..Outcome::default() };
+        let second = Outcome { documents: vec![doc(Format::Html, "c"), doc(Format::Json, "d")], ..Outcome::default() };
+        all.merge("crm", first);
+        all.merge("billing", second);
+        let got: Vec<(&str, Format, &[u8])> =
+            all.documents.iter().map(|d| (d.system.as_str(), d.format, d.bytes.as_slice())).collect();
+        assert_eq!(
+            got,
+            [("crm", Format::Html, &b"a"[..]), ("crm", Format::Csv, &b"b"[..]), ("billing", Format::Json, &b"d"[..])]
+        );
+    }
 }

@@ -8,6 +8,7 @@
 //! - Every error answer is an [`error::ErrorBody`]; each route has its own error enum that sorts
 //!   client errors (4xx, said to the caller) from internal ones (500, logged with their causes).
 
+pub mod answers;
 pub mod api;
 pub mod app;
 pub mod auth;
@@ -28,5 +29,6 @@ pub mod worker;
 pub use app::{openapi, router, serve, shutdown_signal};
 pub use state::{AppState, Config, StartError};
 
-/// The largest request body accepted, in bytes.
+/// The largest request body accepted, in bytes, on every route but the proof of identity's
+/// (`routes::requests::PROOF_BODY_LIMIT`).
 pub const BODY_LIMIT: usize = 64 * 1024;

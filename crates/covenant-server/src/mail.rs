@@ -158,6 +158,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn download_links_come_after_the_first_paragraph() {
+        let until = "2026-06-12T10:00:00Z".parse().unwrap();
+        let section = texts::downloads(&[("A report", "https://x.example/a?token=t&format=html".to_owned())], until);
+        assert!(section.starts_with("You can download our answer until 12 June 2026;"), "{section}");
+        assert!(section.contains("\n  A report:\n  https://x.example/a?token=t&format=html\n"), "{section}");
+        let body = texts::with_section("We did it.\n\nWhat we did:\n  - x\n\nACME\n", "LINKS\n");
+        assert_eq!(body, "We did it.\n\nLINKS\n\nWhat we did:\n  - x\n\nACME\n");
+        assert_eq!(texts::with_section("One line.", "LINKS"), "One line.\n\nLINKS\n");
+    }
+
+    #[test]
     fn lines_wrap_between_words() {
         assert_eq!(wrap("aaa bbb ccc", 7), "aaa bbb\nccc");
         assert_eq!(wrap("  aaa bbb\n\nx", 6), "  aaa\n  bbb\n\nx");
@@ -263,6 +274,29 @@ pub mod texts {
                  authority.\n\n{controller}\n",
                 what = kind.describe()
             ),
+        }
+    }
+
+    /// The paragraph of an answer email with its download links (`(what, URL)`), valid until
+    /// `until`.
+    pub fn downloads(links: &[(&str, String)], until: jiff::Timestamp) -> String {
+        let mut s = format!(
+            "You can download our answer until {}; after that the files are deleted. The links are for you \
+             alone: do not forward them.\n",
+            when(until)
+        );
+        for (what, url) in links {
+            s.push_str(&format!("\n  {what}:\n  {url}\n"));
+        }
+        s
+    }
+
+    /// `body` with `section` as its second paragraph, after the first (which is always ours, so
+    /// nothing a person wrote comes before it).
+    pub fn with_section(body: &str, section: &str) -> String {
+        match body.split_once("\n\n") {
+            Some((first, rest)) => format!("{first}\n\n{}\n\n{rest}", section.trim_end()),
+            None => format!("{}\n\n{}\n", body.trim_end(), section.trim_end()),
         }
     }
 

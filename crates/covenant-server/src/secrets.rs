@@ -1,7 +1,8 @@
 //! Keys derived from the server secret, for data-subject requests: one to hash one-time codes
-//! (HMAC-SHA256, so a copy of the database alone does not give codes away), one to encrypt proof
-//! of identity and customers' webhook secrets (ChaCha20-Poly1305). Each is HMAC-SHA256 of the
-//! server secret over its own label, so no key is ever used for two things.
+//! (HMAC-SHA256, so a copy of the database alone does not give codes away), one to hash the
+//! tokens of answer download links the same way, one to encrypt proof of identity, answers and
+//! customers' webhook secrets (ChaCha20-Poly1305, each bound to what it belongs to). Each is
+//! HMAC-SHA256 of the server secret over its own label, so no key is ever used for two things.
 
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
@@ -13,6 +14,8 @@ use sha2::Sha256;
 pub struct RequestKeys {
     /// Hashes one-time codes.
     pub codes: [u8; 32],
+    /// Hashes the tokens of answer download links.
+    tokens: [u8; 32],
     /// Encrypts proofs of identity and webhook secrets.
     seal: [u8; 32],
 }
@@ -44,8 +47,19 @@ impl RequestKeys {
     pub fn new(secret: &[u8]) -> RequestKeys {
         RequestKeys {
             codes: derive(secret, b"covenant-request-codes-v1"),
+            tokens: derive(secret, b"covenant-request-answer-tokens-v1"),
             seal: derive(secret, b"covenant-request-attachments-v1"),
         }
+    }
+
+    /// HMAC-SHA256 of a random salt and a download token, under the token key: what the store
+    /// keeps instead of the token.
+    pub fn hash_token(&self, salt: &[u8; 16], token: &str) -> [u8; 32] {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.tokens).unwrap_or_else(|_| unreachable!());
+        mac.update(b"covenant-answer-token-v1\0");
+        mac.update(salt);
+        mac.update(token.as_bytes());
+        mac.finalize().into_bytes().into()
     }
 
     fn cipher(&self) -> ChaCha20Poly1305 {
@@ -130,6 +144,18 @@ mod tests {
         bad[20] ^= 1;
         assert!(k.open_value(b"req-1", &bad).is_err());
         assert_ne!(k.codes, RequestKeys::new(&[2; 32]).codes);
+    }
+
+    #[test]
+    fn token_hashes_depend_on_key_salt_and_token() {
+        let (k1, k2) = (RequestKeys::new(&[1; 32]), RequestKeys::new(&[2; 32]));
+        let h = k1.hash_token(&[1; 16], "abc");
+        assert_eq!(h, k1.hash_token(&[1; 16], "abc"));
+        assert_ne!(h, k2.hash_token(&[1; 16], "abc"));
+        assert_ne!(h, k1.hash_token(&[2; 16], "abc"));
+        assert_ne!(h, k1.hash_token(&[1; 16], "abd"));
+        // Not the code hash of the same input: the two keys and labels differ.
+        assert_ne!(h, covenant_store::hash_code(&k1.codes, &[1; 16], "abc"));
     }
 
     #[test]

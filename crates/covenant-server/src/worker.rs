@@ -3,6 +3,8 @@
 //! - `request.fulfil`: runs the fulfillers ([`crate::fulfil`]) for a queued request, completes
 //!   it with the merged answer, emails the answer and, in processor mode, informs the customer.
 //! - `mail.send`: sends an email (acknowledgements, extension notices, answers, referrals).
+//! - `answer.expire`: deletes the downloadable answer of an access or export request when it
+//!   expires ([`crate::answers`]).
 //! - `customer.notify`: tells a customer (a controller we process for) of a referral or a
 //!   completed request: a webhook POST signed with HMAC-SHA256 of the body under the customer's
 //!   secret (`Covenant-Signature: sha256=<hex>`), or an email.
@@ -24,7 +26,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
-use crate::fulfil::{FulfilError, FulfilRequest, Fulfiller, Outcome, chain};
+use crate::answers::ANSWER_TTL;
+use crate::fulfil::{Format, FulfilError, FulfilRequest, Fulfiller, Outcome, chain};
 use crate::mail::{Email, MailError, Mailer, Transport, texts};
 use crate::secrets::{RequestKeys, SealError, sign_body};
 use crate::state::{AppState, Shared};
@@ -32,6 +35,7 @@ use crate::state::{AppState, Shared};
 pub const FULFIL: &str = "request.fulfil";
 pub const MAIL: &str = "mail.send";
 pub const NOTIFY: &str = "customer.notify";
+pub const EXPIRE: &str = "answer.expire";
 
 /// Attempts of each job before it is dead.
 pub const MAX_ATTEMPTS: u32 = 8;
@@ -123,6 +127,23 @@ pub struct MailJob {
     pub request: Option<String>,
     #[serde(default)]
     pub acknowledges: bool,
+    /// The answer email of a request whose answer can be downloaded: the links are added when it
+    /// is sent, with a token minted then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<AnswerLinks>,
+}
+
+/// The downloadable answer an email links to.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AnswerLinks {
+    /// `html`, `json`, `csv`: the files kept.
+    pub formats: Vec<String>,
+    pub expires_at: String,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct ExpireJob {
+    pub request: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -190,6 +211,7 @@ pub async fn step(state: &Shared, opts: &WorkerOptions) -> Result<bool, StoreErr
         FULFIL => fulfil(state, opts, &job).await,
         MAIL => mail(state, opts, &job).await,
         NOTIFY => notify(state, opts, &job).await,
+        EXPIRE => expire(state, opts, &job).await,
         other => Err(JobError::Payload(format!("unknown job kind `{other}`"))),
     };
     if let Err(e) = result {
@@ -284,9 +306,22 @@ pub fn summary(kind: RequestKind, outcome: &Outcome) -> String {
     if let Some(report) = &outcome.report
         && matches!(kind, RequestKind::Access | RequestKind::Export)
     {
-        s.push_str("\nYour data, in a structured, machine-readable format (JSON):\n\n");
-        s.push_str(&serde_json::to_string_pretty(report).unwrap_or_default());
-        s.push('\n');
+        // What a system rendered as files is in the files, not in the email.
+        let mut shown = report.clone();
+        if let Some(map) = shown.as_object_mut() {
+            map.retain(|system, _| !outcome.documents.iter().any(|d| &d.system == system));
+        }
+        if !outcome.documents.is_empty() {
+            s.push_str(
+                "\nYour data held in our application databases, and why we hold it, for how long and who receives \
+                 it, is in the files at the links above.\n",
+            );
+        }
+        if shown.as_object().is_none_or(|m| !m.is_empty()) {
+            s.push_str("\nYour data, in a structured, machine-readable format (JSON):\n\n");
+            s.push_str(&serde_json::to_string_pretty(&shown).unwrap_or_default());
+            s.push('\n');
+        }
     }
     s
 }
@@ -331,12 +366,20 @@ async fn fulfil(state: &Shared, opts: &WorkerOptions, job: &Job) -> Result<(), J
     }
     let now = Timestamp::now();
     let response = response_json(&req, &outcome, now);
-    let mut done = RequestUpdate::event(
-        RequestEvent::Complete,
-        &actor,
-        now,
-        json!({"actions": outcome.actions.len(), "kept": outcome.kept.len()}).to_string(),
-    );
+    // promises W6, P6: the answer as files to download, kept encrypted until it expires.
+    let kept = match (&outcome.documents[..], req.kind) {
+        ([_, ..], RequestKind::Access | RequestKind::Export) => {
+            let expires_at = now.checked_add(ANSWER_TTL).map_err(|e| JobError::Payload(e.to_string()))?;
+            Some((crate::answers::seal(&state.requests.keys, id, &outcome.documents, expires_at)?, expires_at))
+        }
+        _ => None,
+    };
+    let mut detail = json!({"actions": outcome.actions.len(), "kept": outcome.kept.len()});
+    if let Some((answer, expires_at)) = &kept {
+        let formats: Vec<&str> = answer.files.iter().map(|f| f.format.as_str()).collect();
+        detail["answer"] = json!({"formats": formats, "expires_at": expires_at.to_string()});
+    }
+    let mut done = RequestUpdate::event(RequestEvent::Complete, &actor, now, detail.to_string());
     done.response = Some(response.to_string());
     done.finish_job = Some((job.id, opts.name.clone()));
     let controller = state.policy.policy.controller_name().to_owned();
@@ -344,7 +387,21 @@ async fn fulfil(state: &Shared, opts: &WorkerOptions, job: &Job) -> Result<(), J
         && let Some(to) = &req.contact
     {
         let email = texts::response(to, &controller, req.kind, &id.to_string(), &summary(req.kind, &outcome));
-        done.enqueue.push(job_for_mail(&req, email, false));
+        let link = kept.as_ref().map(|(a, expires_at)| AnswerLinks {
+            formats: a.files.iter().map(|f| f.format.clone()).collect(),
+            expires_at: expires_at.to_string(),
+        });
+        done.enqueue.push(self::job(
+            &req.tenant,
+            MAIL,
+            &MailJob { email, request: Some(id.to_string()), acknowledges: false, answer: link },
+        ));
+    }
+    if let Some((answer, expires_at)) = kept {
+        let mut expiry = self::job(&req.tenant, EXPIRE, &ExpireJob { request: id.to_string() });
+        expiry.run_at = expires_at;
+        done.enqueue.push(expiry);
+        done.answer = Some(answer);
     }
     // promise W9 (handle and inform the controller) and P7 (a controller's instruction).
     let inform = req.source == RequestSource::Controller || details_flag(&req, "inform_controller");
@@ -363,7 +420,7 @@ fn details_flag(req: &DataRequest, name: &str) -> bool {
 
 /// A `mail.send` job about a request.
 pub fn job_for_mail(req: &DataRequest, email: Email, acknowledges: bool) -> NewJob {
-    job(&req.tenant, MAIL, &MailJob { email, request: Some(req.id.to_string()), acknowledges })
+    job(&req.tenant, MAIL, &MailJob { email, request: Some(req.id.to_string()), acknowledges, answer: None })
 }
 
 /// A `customer.notify` job.
@@ -377,12 +434,17 @@ pub fn notify_job(req: &DataRequest, customer: CustomerId, event: &str) -> NewJo
 
 async fn mail(state: &Shared, opts: &WorkerOptions, job: &Job) -> Result<(), JobError> {
     let p: MailJob = payload(job)?;
-    state.requests.mailer.send(&p.email).await?;
+    let request = p.request.as_deref().map(parse_request_id).transpose()?;
+    let mut email = p.email;
+    if let (Some(links), Some(id)) = (&p.answer, request) {
+        email.body = texts::with_section(&email.body, &answer_links(state, opts, job, id, links).await?);
+    }
+    state.requests.mailer.send(&email).await?;
     let now = Timestamp::now();
-    match p.request.as_deref().map(parse_request_id).transpose()? {
+    match request {
         Some(id) => {
             let (note, ack) = if p.acknowledges { ("acknowledged", Some(now)) } else { ("email_sent", None) };
-            let detail = json!({"subject": p.email.subject}).to_string();
+            let detail = json!({"subject": email.subject}).to_string();
             let mut u = RequestUpdate::note(note, &format!("worker:{}", opts.name), now, detail);
             u.acknowledged_at = ack;
             u.finish_job = Some((job.id, opts.name.clone()));
@@ -393,6 +455,53 @@ async fn mail(state: &Shared, opts: &WorkerOptions, job: &Job) -> Result<(), Job
             state.store.finish_job(job.id, &opts.name, worker_draft(opts, "job.done", job, json!({}))).await?;
         }
     }
+    Ok(())
+}
+
+/// Mints the token of an answer's download links, keeps its hash (replacing the token of an
+/// earlier attempt, whose email may not have gone), and writes the paragraph with the links.
+async fn answer_links(
+    state: &Shared,
+    opts: &WorkerOptions,
+    job: &Job,
+    id: RequestId,
+    links: &AnswerLinks,
+) -> Result<String, JobError> {
+    let until: Timestamp = links.expires_at.parse().map_err(|e: jiff::Error| JobError::Payload(e.to_string()))?;
+    let (token, kept) = crate::answers::mint(&state.requests.keys)?;
+    let detail = json!({"formats": links.formats, "expires_at": links.expires_at});
+    let mut u = RequestUpdate::note(
+        "answer_link_issued",
+        &format!("worker:{}", opts.name),
+        Timestamp::now(),
+        detail.to_string(),
+    );
+    u.answer_token = Some(kept);
+    let audit = worker_draft(opts, "request.answer.link", job, json!({"request": id.to_string()}));
+    state.store.update_request(&job.tenant, id, vec![u], audit).await?;
+    let formats: Vec<Format> = links.formats.iter().filter_map(|f| Format::parse(f)).collect();
+    let urls: Vec<(&str, String)> = Format::ALL
+        .into_iter()
+        .filter(|f| formats.contains(f))
+        .map(|f| (f.label(), crate::answers::link(&state.public_url, id, &token, f)))
+        .collect();
+    Ok(texts::downloads(&urls, until))
+}
+
+/// Deletes an expired answer, files and all.
+async fn expire(state: &Shared, opts: &WorkerOptions, job: &Job) -> Result<(), JobError> {
+    let p: ExpireJob = payload(job)?;
+    let id = parse_request_id(&p.request)?;
+    let mut u = RequestUpdate::note(
+        "answer_deleted",
+        &format!("worker:{}", opts.name),
+        Timestamp::now(),
+        json!({"reason": "expired"}).to_string(),
+    );
+    u.delete_answer = true;
+    u.finish_job = Some((job.id, opts.name.clone()));
+    let audit = worker_draft(opts, "request.answer.expire", job, json!({"request": id.to_string()}));
+    state.store.update_request(&job.tenant, id, vec![u], audit).await?;
     Ok(())
 }
 
@@ -470,4 +579,38 @@ async fn notify(state: &Shared, opts: &WorkerOptions, job: &Job) -> Result<(), J
     let audit = worker_draft(opts, "request.customer_notified", job, json!({"request": id.to_string(), "via": via}));
     state.store.update_request(&job.tenant, id, vec![u], audit).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fulfil::Document;
+
+    #[test]
+    fn what_was_rendered_as_files_is_left_out_of_the_email() {
+        let mut o = Outcome::default();
+        o.merge("covenant", Outcome { report: Some(json!({"subject": {"id": "s-1"}})), ..Outcome::default() });
+        let files = Outcome {
+            report: Some(json!({"kind": "access", "result": {"tables": ["ada's rows"]}})),
+            documents: vec![Document { system: String::new(), format: Format::Html, bytes: b"<p>".to_vec() }],
+            ..Outcome::default()
+        };
+        o.merge("datasets", files);
+        let text = summary(RequestKind::Access, &o);
+        assert!(text.contains("is in the files at the links above"), "{text}");
+        assert!(text.contains("\"covenant\"") && text.contains("s-1"), "{text}");
+        assert!(!text.contains("ada's rows") && !text.contains("\"datasets\""), "{text}");
+        // Without files, every report is in the email.
+        o.documents.clear();
+        let text = summary(RequestKind::Access, &o);
+        assert!(text.contains("ada's rows") && !text.contains("links above"), "{text}");
+        // Only files: no JSON at all.
+        let only = Outcome {
+            report: Some(json!({"datasets": {"kind": "access"}})),
+            documents: vec![Document { system: "datasets".into(), format: Format::Json, bytes: vec![] }],
+            ..Outcome::default()
+        };
+        let text = summary(RequestKind::Access, &only);
+        assert!(!text.contains("structured, machine-readable format (JSON)"), "{text}");
+    }
 }

@@ -93,6 +93,7 @@ pub use model::{
 };
 pub use postgres::PostgresOptions;
 pub use postgres::{Change, Watch};
+pub use requests::{Answer, AnswerFile, AnswerToken, MAX_ANSWER_FILE_BYTES, MAX_ANSWER_FILES, NewAnswer};
 pub use requests::{
     Attachment, CODE_ATTEMPTS, CODE_TTL, CODES_PER_HOUR, CodeCheck, CodeRefused, Customer, DataRequest, HistoryEntry,
     Job, JobId, JobState, MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS, MAX_JSON_BYTES, NewAttachment, NewCode, NewCustomer,

@@ -17,6 +17,7 @@ pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
     (1, "initial", include_str!("../migrations/sqlite/0001_initial.sql")),
     (2, "requests", include_str!("../migrations/sqlite/0002_requests.sql")),
     (3, "journal", include_str!("../migrations/sqlite/0003_journal.sql")),
+    (4, "answers", include_str!("../migrations/sqlite/0004_answers.sql")),
 ];
 
 /// (version, description, SQL) of each PostgreSQL migration.
@@ -24,6 +25,7 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
     (2, "requests", include_str!("../migrations/postgres/0002_requests.sql")),
     (3, "journal", include_str!("../migrations/postgres/0003_journal.sql")),
+    (4, "answers", include_str!("../migrations/postgres/0004_answers.sql")),
 ];
 
 /// A migrator for one backend's list.

@@ -49,8 +49,13 @@ pub const CODE_ATTEMPTS: u32 = 5;
 pub const CODES_PER_HOUR: u32 = 5;
 /// Proofs of identity one request may hold.
 pub const MAX_ATTACHMENTS: usize = 5;
-/// The largest proof of identity, encrypted, in bytes.
-pub const MAX_ATTACHMENT_BYTES: usize = 5 * 1024 * 1024;
+/// The largest proof of identity, encrypted, in bytes: 10 MiB of plaintext (a scan or photo of an
+/// identity document) and the 16-byte authentication tag.
+pub const MAX_ATTACHMENT_BYTES: usize = 10 * 1024 * 1024 + 16;
+/// Files one answer may hold.
+pub const MAX_ANSWER_FILES: usize = 8;
+/// The largest file of an answer, encrypted, in bytes.
+pub const MAX_ANSWER_FILE_BYTES: usize = 64 * 1024 * 1024;
 /// The largest `details` or `response` JSON text, in bytes.
 pub const MAX_JSON_BYTES: usize = 256 * 1024;
 
@@ -176,6 +181,13 @@ pub struct RequestUpdate {
     pub enqueue: Vec<NewJob>,
     /// A job this update finishes (deleted, if still leased to this worker).
     pub finish_job: Option<(JobId, String)>,
+    /// An answer to keep with the request, for the person to download (replaces any earlier one).
+    pub answer: Option<NewAnswer>,
+    /// The token of the answer's download link, hashed (replaces any earlier one). A request
+    /// without an answer is [`StoreError::NotFound`].
+    pub answer_token: Option<AnswerToken>,
+    /// Deletes the request's answer and its files, if any (it expired).
+    pub delete_answer: bool,
 }
 
 impl RequestUpdate {
@@ -193,6 +205,9 @@ impl RequestUpdate {
             acknowledged_at: None,
             enqueue: Vec::new(),
             finish_job: None,
+            answer: None,
+            answer_token: None,
+            delete_answer: false,
         }
     }
 
@@ -280,6 +295,47 @@ pub struct Attachment {
     pub nonce: [u8; 12],
     pub ciphertext: Vec<u8>,
     pub added_at: Timestamp,
+}
+
+/// A file of an answer, encrypted by the caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AnswerFile {
+    /// `html`, `json`, `csv`, …: one file per format.
+    pub format: String,
+    pub content_type: String,
+    /// The size of the plaintext.
+    pub size: u64,
+    pub nonce: [u8; 12],
+    pub ciphertext: Vec<u8>,
+}
+
+/// The answer to an access or export request, rendered for the person to download until
+/// `expires_at` (with [`RequestUpdate::answer`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewAnswer {
+    pub expires_at: Timestamp,
+    pub files: Vec<AnswerFile>,
+}
+
+/// A download link's token as kept: HMAC-SHA256 under a server key of a random salt and the
+/// token, like the one-time codes (see [`hash_code`]); the token itself is never stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AnswerToken {
+    pub salt: [u8; 16],
+    pub hash: [u8; 32],
+}
+
+/// A kept answer: what it holds (not the files' content) and until when.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    pub tenant: TenantId,
+    pub request: RequestId,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    /// `None` until a download link was issued.
+    pub token: Option<AnswerToken>,
+    /// The formats of its files, in alphabetical order.
+    pub formats: Vec<String>,
 }
 
 /// A customer to register: a controller the tenant processes data for.
@@ -464,6 +520,26 @@ pub trait RequestStore: Send + Sync {
     /// A request's proofs of identity (encrypted), oldest first.
     fn attachments(&self, tenant: &TenantId, id: RequestId) -> impl Future<Output = Result<Vec<Attachment>>> + Send;
 
+    /// The answer kept with a request ([`RequestUpdate::answer`]), if any: its formats and
+    /// expiry, not its files.
+    fn answer(&self, tenant: &TenantId, id: RequestId) -> impl Future<Output = Result<Option<Answer>>> + Send;
+
+    /// The answers kept under a request id, whatever their tenant: for a download link, which
+    /// names the request and carries a token but no tenant. Request ids are drawn by the store
+    /// (UUIDv7), so there is at most one; the caller checks the token against each.
+    fn find_answers(&self, id: RequestId) -> impl Future<Output = Result<Vec<Answer>>> + Send;
+
+    /// Reads one file of a request's answer (encrypted), notes the download in the request's
+    /// history, and appends `audit`, in one transaction; `None` (writing nothing) when no answer
+    /// or no file of that format is kept.
+    fn read_answer_file(
+        &self,
+        tenant: &TenantId,
+        id: RequestId,
+        format: &str,
+        audit: AuditDraft,
+    ) -> impl Future<Output = Result<Option<AnswerFile>>> + Send;
+
     fn create_customer(
         &self,
         customer: NewCustomer,
@@ -639,7 +715,34 @@ fn check_update(u: &RequestUpdate) -> Result<()> {
     if u.event.is_none() && u.note.is_empty() {
         return Err(StoreError::invalid("note", "a note needs a name"));
     }
+    if let Some(a) = &u.answer {
+        check_answer(a)?;
+    }
     u.enqueue.iter().try_for_each(check_job)
+}
+
+fn check_format(v: &str) -> Result<()> {
+    if v.is_empty() || v.len() > 16 || !v.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
+        return Err(StoreError::invalid("answer format", format!("`{v}` is not 1 to 16 lowercase letters or digits")));
+    }
+    Ok(())
+}
+
+fn check_answer(a: &NewAnswer) -> Result<()> {
+    if a.files.is_empty() || a.files.len() > MAX_ANSWER_FILES {
+        return Err(StoreError::invalid("answer", format!("holds 1 to {MAX_ANSWER_FILES} files")));
+    }
+    for (i, f) in a.files.iter().enumerate() {
+        check_format(&f.format)?;
+        check_line("content type", &f.content_type, 200)?;
+        if f.ciphertext.is_empty() || f.ciphertext.len() > MAX_ANSWER_FILE_BYTES {
+            return Err(StoreError::invalid("answer file", format!("must be 1 byte to {MAX_ANSWER_FILE_BYTES} bytes")));
+        }
+        if a.files[..i].iter().any(|g| g.format == f.format) {
+            return Err(StoreError::invalid("answer", format!("holds two files of format `{}`", f.format)));
+        }
+    }
+    Ok(())
 }
 
 fn check_job(j: &NewJob) -> Result<()> {
@@ -864,6 +967,29 @@ async fn apply_update<C: Conn>(
             add_history(c, tenant, req.id, at, &u.actor, "proof_deleted", state, &detail).await?;
         }
     }
+    if u.delete_answer || u.answer.is_some() {
+        delete_answer(c, tenant, req.id).await?;
+    }
+    if let Some(a) = &u.answer {
+        insert_answer(c, tenant, req.id, at, a).await?;
+    }
+    if let Some(t) = &u.answer_token {
+        let n = c
+            .exec(
+                "keeping a download token",
+                "UPDATE request_answers SET token_salt = $3, token_hash = $4 WHERE tenant = $1 AND request = $2",
+                vec![
+                    tenant.as_str().into(),
+                    req.id.as_uuid().into(),
+                    crate::sql::Arg::Blob(t.salt.to_vec()),
+                    (&t.hash).into(),
+                ],
+            )
+            .await?;
+        if n == 0 {
+            return Err(StoreError::not_found("answer", req.id));
+        }
+    }
     for j in &u.enqueue {
         insert_job(c, j, at).await?;
     }
@@ -871,6 +997,131 @@ async fn apply_update<C: Conn>(
         delete_leased_job(c, *job, worker).await?;
     }
     load_request(c, tenant, req.id).await
+}
+
+async fn delete_answer<C: Conn>(c: &mut C, tenant: &TenantId, id: RequestId) -> Result<()> {
+    c.exec(
+        "deleting an answer's files",
+        "DELETE FROM request_answer_files WHERE tenant = $1 AND request = $2",
+        args![tenant.as_str(), id.as_uuid()],
+    )
+    .await?;
+    c.exec(
+        "deleting an answer",
+        "DELETE FROM request_answers WHERE tenant = $1 AND request = $2",
+        args![tenant.as_str(), id.as_uuid()],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn insert_answer<C: Conn>(
+    c: &mut C,
+    tenant: &TenantId,
+    id: RequestId,
+    at: Timestamp,
+    a: &NewAnswer,
+) -> Result<()> {
+    c.exec(
+        "keeping an answer",
+        "INSERT INTO request_answers (tenant, request, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        args![tenant.as_str(), id.as_uuid(), micros(at), micros(truncate(a.expires_at))],
+    )
+    .await?;
+    for f in &a.files {
+        let size = i64::try_from(f.size).map_err(|_| StoreError::invalid("answer file", "is too large"))?;
+        c.exec(
+            "keeping an answer's file",
+            "INSERT INTO request_answer_files (tenant, request, format, content_type, size, nonce, ciphertext) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            vec![
+                tenant.as_str().into(),
+                id.as_uuid().into(),
+                f.format.as_str().into(),
+                f.content_type.as_str().into(),
+                size.into(),
+                crate::sql::Arg::Blob(f.nonce.to_vec()),
+                crate::sql::Arg::Blob(f.ciphertext.clone()),
+            ],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+fn read_answer(r: &dyn RowRead) -> Result<Answer> {
+    let salt = r.opt_blob("token_salt")?;
+    let hash = r.opt_blob("token_hash")?;
+    let token = match (salt, hash) {
+        (Some(salt), Some(hash)) => {
+            Some(AnswerToken { salt: fixed("token_salt", salt)?, hash: fixed("token_hash", hash)? })
+        }
+        _ => None,
+    };
+    Ok(Answer {
+        tenant: TenantId::parse(&r.text("tenant")?).map_err(|e| StoreError::corrupt("tenant", e))?,
+        request: RequestId::from_uuid(r.uuid("request")?),
+        created_at: ts("created_at", r.i64("created_at")?)?,
+        expires_at: ts("expires_at", r.i64("expires_at")?)?,
+        token,
+        formats: Vec::new(),
+    })
+}
+
+/// The answers under a request id (of one tenant, or of any), with their formats.
+async fn answers<C: Conn>(c: &mut C, tenant: Option<&TenantId>, id: RequestId) -> Result<Vec<Answer>> {
+    let mut found = c
+        .rows(
+            "reading answers",
+            "SELECT tenant, request, created_at, expires_at, token_salt, token_hash FROM request_answers \
+             WHERE request = $1 AND ($2 IS NULL OR tenant = $2) ORDER BY tenant",
+            args![id.as_uuid(), tenant.map(|t| t.as_str().to_owned())],
+            read_answer,
+        )
+        .await?;
+    for a in &mut found {
+        a.formats = c
+            .rows(
+                "reading an answer's formats",
+                "SELECT format FROM request_answer_files WHERE tenant = $1 AND request = $2 ORDER BY format",
+                args![a.tenant.as_str(), id.as_uuid()],
+                |r| r.text("format"),
+            )
+            .await?;
+    }
+    Ok(found)
+}
+
+async fn read_answer_file<C: Conn>(
+    c: &mut C,
+    tenant: &TenantId,
+    id: RequestId,
+    format: String,
+    draft: AuditDraft,
+) -> Result<Option<AnswerFile>> {
+    let file = c
+        .row(
+            "reading an answer's file",
+            "SELECT format, content_type, size, nonce, ciphertext FROM request_answer_files \
+             WHERE tenant = $1 AND request = $2 AND format = $3",
+            args![tenant.as_str(), id.as_uuid(), format.as_str()],
+            |r| {
+                Ok(AnswerFile {
+                    format: r.text("format")?,
+                    content_type: r.text("content_type")?,
+                    size: u64::try_from(r.i64("size")?).map_err(|e| StoreError::corrupt("size", e))?,
+                    nonce: fixed("nonce", r.blob("nonce")?)?,
+                    ciphertext: r.blob("ciphertext")?,
+                })
+            },
+        )
+        .await?;
+    let Some(file) = file else { return Ok(None) };
+    let req = load_request(c, tenant, id).await?;
+    let detail = format!("{{\"format\":\"{format}\"}}");
+    add_history(c, tenant, id, Timestamp::now(), &draft.actor, "answer_downloaded", req.state, &detail).await?;
+    append_audit(c, tenant, draft).await?;
+    Ok(Some(file))
 }
 
 async fn update_request<C: Conn>(
@@ -1403,6 +1654,28 @@ impl RequestStore for SqlStore {
     async fn attachments(&self, tenant: &TenantId, id: RequestId) -> Result<Vec<Attachment>> {
         let tenant = tenant.clone();
         on!(self.read, |c| attachments(c, &tenant, id).await)
+    }
+
+    async fn answer(&self, tenant: &TenantId, id: RequestId) -> Result<Option<Answer>> {
+        let tenant = tenant.clone();
+        on!(self.read, |c| Ok(answers(c, Some(&tenant), id).await?.into_iter().next()))
+    }
+
+    async fn find_answers(&self, id: RequestId) -> Result<Vec<Answer>> {
+        on!(self.read, |c| answers(c, None, id).await)
+    }
+
+    async fn read_answer_file(
+        &self,
+        tenant: &TenantId,
+        id: RequestId,
+        format: &str,
+        audit: AuditDraft,
+    ) -> Result<Option<AnswerFile>> {
+        check_format(format)?;
+        check_draft(&audit)?;
+        let (tenant, format) = (tenant.clone(), format.to_owned());
+        on!(self.write, |c| read_answer_file(c, &tenant, id, format, audit).await)
     }
 
     async fn create_customer(&self, customer: NewCustomer, audit: AuditDraft) -> Result<Written<Customer>> {

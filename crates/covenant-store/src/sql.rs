@@ -87,6 +87,7 @@ pub(crate) trait RowRead {
     fn text(&self, col: &'static str) -> Result<String, StoreError>;
     fn opt_text(&self, col: &'static str) -> Result<Option<String>, StoreError>;
     fn blob(&self, col: &'static str) -> Result<Vec<u8>, StoreError>;
+    fn opt_blob(&self, col: &'static str) -> Result<Option<Vec<u8>>, StoreError>;
     fn uuid(&self, col: &'static str) -> Result<Uuid, StoreError>;
 
     /// A 32-byte hash column.
@@ -173,6 +174,9 @@ impl RowRead for sqlx::sqlite::SqliteRow {
     fn blob(&self, col: &'static str) -> Result<Vec<u8>, StoreError> {
         self.try_get(col).map_err(column(col))
     }
+    fn opt_blob(&self, col: &'static str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.try_get(col).map_err(column(col))
+    }
     fn uuid(&self, col: &'static str) -> Result<Uuid, StoreError> {
         let s: String = self.try_get(col).map_err(column(col))?;
         Uuid::try_parse(&s).map_err(|e| StoreError::corrupt(col, e))
@@ -214,6 +218,9 @@ impl RowRead for sqlx::postgres::PgRow {
         self.try_get(col).map_err(column(col))
     }
     fn blob(&self, col: &'static str) -> Result<Vec<u8>, StoreError> {
+        self.try_get(col).map_err(column(col))
+    }
+    fn opt_blob(&self, col: &'static str) -> Result<Option<Vec<u8>>, StoreError> {
         self.try_get(col).map_err(column(col))
     }
     fn uuid(&self, col: &'static str) -> Result<Uuid, StoreError> {

@@ -336,6 +336,9 @@ impl RowRead for rusqlite::Row<'_> {
     fn blob(&self, col: &'static str) -> Result<Vec<u8>, StoreError> {
         self.get(col).map_err(column(col))
     }
+    fn opt_blob(&self, col: &'static str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get(col).map_err(column(col))
+    }
     fn uuid(&self, col: &'static str) -> Result<Uuid, StoreError> {
         let s: String = self.get(col).map_err(column(col))?;
         Uuid::try_parse(&s).map_err(|e| StoreError::corrupt(col, e))

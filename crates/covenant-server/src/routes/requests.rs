@@ -5,7 +5,7 @@
 //! fulfillers ([`crate::fulfil`]).
 
 use axum::Extension;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequest, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
@@ -23,6 +23,7 @@ use jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::answers::{self, ANSWER_TTL};
 use crate::api::{
     ControllerResponseIn, CustomerIn, CustomerList, CustomerOut, HistoryOut, InstructionIn, JobList, JobOut,
     JurisdictionIn, NewRequestIn, ProofIn, ProofList, ProofOut, ReasonIn, RequestDetails, RequestList, RequestOut,
@@ -32,13 +33,59 @@ use crate::auth::Caller;
 use crate::body::JsonBody;
 use crate::convert::{identity_out, parse_identity, store_failure};
 use crate::error::{ClientError, ErrorBody, Failure, Internal};
+use crate::fulfil::Format;
 use crate::mail::texts;
 use crate::secrets::{self, webhook_context};
 use crate::state::{AppState, Shared};
 use crate::worker::{FULFIL, FulfilJob, job, job_for_mail, notify_job};
 
-/// The largest proof of identity, decoded (a 64 KiB body holds its base64).
-pub const MAX_PROOF: usize = 45 * 1024;
+/// The largest proof of identity, decoded: a scan or photo of an identity document.
+pub const MAX_PROOF: usize = 10 * 1024 * 1024;
+
+/// The largest body `POST /v1/requests/{id}/proof` takes: the base64 of [`MAX_PROOF`] bytes and
+/// room for the JSON around it. It is that route's own limit (see [`crate::app`]); every other
+/// route keeps [`crate::BODY_LIMIT`].
+pub const PROOF_BODY_LIMIT: usize = MAX_PROOF.div_ceil(3) * 4 + 16 * 1024;
+
+// Encrypted, a proof gains a 16-byte tag; the store must take the largest.
+const _: () = assert!(MAX_PROOF + 16 <= covenant_store::MAX_ATTACHMENT_BYTES);
+
+/// The refusal of a proof over [`MAX_PROOF`] (or a body over [`PROOF_BODY_LIMIT`]).
+pub fn proof_too_large() -> ClientError {
+    ClientError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "proof_too_large",
+        format!(
+            "a proof of identity is at most {} MiB ({MAX_PROOF} bytes) once decoded, sent as base64 in a JSON body of \
+             at most {} KiB; send a smaller scan or photo of the document",
+            MAX_PROOF / (1024 * 1024),
+            PROOF_BODY_LIMIT / 1024
+        ),
+    )
+    .field("content")
+}
+
+/// Says a body refused by the proof route's limit layer (by its `Content-Length`, before the
+/// handler) with the proof's limit, instead of the generic 64 KiB one.
+pub async fn proof_limit_refusal(res: Response) -> Response {
+    if res.status() == StatusCode::PAYLOAD_TOO_LARGE { proof_too_large().into_response() } else { res }
+}
+
+/// The body of a proof upload: a [`JsonBody`] whose refusal for size names the proof's limit.
+#[derive(Debug)]
+pub struct ProofBody(pub ProofIn);
+
+impl<S: Send + Sync> FromRequest<S> for ProofBody {
+    type Rejection = Failure;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> std::result::Result<Self, Failure> {
+        match JsonBody::<ProofIn>::from_request(req, state).await {
+            Ok(JsonBody(p)) => Ok(ProofBody(p)),
+            Err(Failure::Client(c)) if c.status == StatusCode::PAYLOAD_TOO_LARGE => Err(proof_too_large().into()),
+            Err(e) => Err(e),
+        }
+    }
+}
 
 /// Why a request route failed.
 #[derive(Debug, thiserror::Error)]
@@ -711,7 +758,8 @@ pub async fn verify(
 }
 
 /// Add a proof of identity (kept encrypted; deleted as soon as the request is verified, promise
-/// W10).
+/// W10): a scan or photo of an identity document, at most 10 MiB, base64 in JSON. This route
+/// takes bodies up to 13,669 KiB (the base64 and the JSON around it); every other route, 64 KiB.
 #[utoipa::path(
     post, path = "/v1/requests/{id}/proof", tag = "requests",
     params(("id" = String, Path, description = "the request's id")),
@@ -720,7 +768,8 @@ pub async fn verify(
         (status = 201, description = "kept, encrypted", body = ProofOut),
         (status = 404, description = "no such request", body = ErrorBody),
         (status = 409, description = "the request is past verification, or holds 5 proofs", body = ErrorBody),
-        (status = 422, description = "not base64, empty or larger than 45 KiB", body = ErrorBody),
+        (status = 413, description = "larger than 10 MiB decoded (`proof_too_large`)", body = ErrorBody),
+        (status = 422, description = "not base64, or empty", body = ErrorBody),
     ),
     security(("api_key" = []))
 )]
@@ -728,7 +777,7 @@ pub async fn add_proof(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-    JsonBody(body): JsonBody<ProofIn>,
+    ProofBody(body): ProofBody,
 ) -> Result<(StatusCode, axum::Json<ProofOut>)> {
     let req = load(&state, &caller, &id).await?;
     check_line(&body.name, "name", 200)?;
@@ -736,12 +785,11 @@ pub async fn add_proof(
     let plain = STANDARD
         .decode(body.content.trim())
         .map_err(|_| unprocessable("invalid_content", "content", "the content is not base64"))?;
-    if plain.is_empty() || plain.len() > MAX_PROOF {
-        return Err(unprocessable(
-            "invalid_content",
-            "content",
-            format!("a proof is 1 byte to {} KiB", MAX_PROOF / 1024),
-        ));
+    if plain.len() > MAX_PROOF {
+        return Err(proof_too_large().into());
+    }
+    if plain.is_empty() {
+        return Err(unprocessable("invalid_content", "content", "the proof is empty"));
     }
     let (nonce, ciphertext) = state
         .requests
@@ -810,6 +858,198 @@ pub async fn read_proof(
         });
     }
     Ok(axum::Json(ProofList { proofs }))
+}
+
+/// Which file of an answer.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerQuery {
+    /// `html` (the readable report; the default), `json` or `csv` (a zip of CSV files).
+    pub format: Option<String>,
+}
+
+/// The query of a download link. Other parameters (added by mail programs) are ignored.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct AnswerLinkQuery {
+    /// The token from the link.
+    pub token: Option<String>,
+    /// `html` (the readable report; the default), `json` or `csv` (a zip of CSV files).
+    pub format: Option<String>,
+}
+
+fn parse_format(f: Option<&str>) -> std::result::Result<Format, ClientError> {
+    match f {
+        None => Ok(Format::Html),
+        Some(f) => Format::parse(f).ok_or_else(|| {
+            ClientError::unprocessable(
+                "unknown_format",
+                format!("unknown format `{f}`; expected one of: `html`, `json`, `csv`"),
+            )
+            .field("format")
+        }),
+    }
+}
+
+/// The one answer for a link that opens nothing: an unknown request, no answer, a wrong token or
+/// an answer already deleted are indistinguishable.
+fn no_answer_at_link() -> ClientError {
+    ClientError::new(
+        StatusCode::NOT_FOUND,
+        "answer_not_found",
+        format!(
+            "no answer at this link: check that the whole link was copied; links work for {} days, after which the \
+             answer is deleted",
+            ANSWER_TTL.as_hours() / 24
+        ),
+    )
+}
+
+fn answer_expired(controller: &str, at: Timestamp) -> ClientError {
+    ClientError::new(
+        StatusCode::GONE,
+        "answer_expired",
+        format!(
+            "this answer could be downloaded until {} and is being deleted; make a new request to {controller} \
+             for a fresh copy",
+            at.strftime("%-d %B %Y")
+        ),
+    )
+}
+
+/// One file of a kept answer, decrypted, as a download: an audited read, noted in the request's
+/// history. The HTML report is shown in the browser; it runs no scripts and loads nothing.
+async fn answer_file(
+    state: &AppState,
+    answer: &covenant_store::Answer,
+    format: Format,
+    audit: AuditDraft,
+) -> Result<Response> {
+    let missing = || {
+        let have = answer.formats.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ");
+        ClientError::new(
+            StatusCode::NOT_FOUND,
+            "format_not_available",
+            format!("this answer has no `{}` file; it has: {have}", format.as_str()),
+        )
+        .field("format")
+    };
+    if !answer.formats.iter().any(|f| f == format.as_str()) {
+        return Err(missing().into());
+    }
+    let Some(file) = state.store.read_answer_file(&answer.tenant, answer.request, format.as_str(), audit).await? else {
+        return Err(missing().into());
+    };
+    let plain = state
+        .requests
+        .keys
+        .open(&answers::context(answer.request, format), &file.nonce, &file.ciphertext)
+        .map_err(|e| RequestError::Internal(e.to_string()))?;
+    let disposition = match format {
+        Format::Html => format!("inline; filename=\"{}\"", format.file_name()),
+        _ => format!("attachment; filename=\"{}\"", format.file_name()),
+    };
+    let headers = [
+        (header::CONTENT_TYPE, format.content_type().to_owned()),
+        (header::CONTENT_DISPOSITION, disposition),
+        (header::CACHE_CONTROL, "no-store".to_owned()),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+        // The link's token must not travel on in a Referer.
+        (header::REFERRER_POLICY, "no-referrer".to_owned()),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; \
+             frame-ancestors 'none'"
+                .to_owned(),
+        ),
+    ];
+    Ok((headers, plain).into_response())
+}
+
+/// Download the answer to a fulfilled access or export request, from the link emailed to the
+/// person (promises W6, P6): the readable report (`html`), or the same data as `json` or as a zip
+/// of `csv` files. No key: the link's token opens this answer and nothing else, for 7 days after
+/// the request was fulfilled; then the answer is deleted. A wrong token, an unknown request and
+/// a deleted answer are answered alike.
+#[utoipa::path(
+    get, path = "/v1/public/requests/{id}/answer", tag = "requests",
+    params(("id" = String, Path, description = "the request's id"), AnswerLinkQuery),
+    responses(
+        (status = 200, description = "the file: `text/html` (shown), `application/json` or `application/zip` (downloaded)",
+         content(("text/html"), ("application/json"), ("application/zip"))),
+        (status = 404, description = "no answer at this link (`answer_not_found`), or not in this format (`format_not_available`)", body = ErrorBody),
+        (status = 410, description = "the link has expired (`answer_expired`)", body = ErrorBody),
+        (status = 422, description = "unknown format", body = ErrorBody),
+    )
+)]
+pub async fn download_answer(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    Query(q): Query<AnswerLinkQuery>,
+) -> Result<Response> {
+    let format = parse_format(q.format.as_deref())?;
+    let (Ok(id), Some(token)) = (RequestId::parse(&id), q.token.as_deref()) else {
+        return Err(no_answer_at_link().into());
+    };
+    let found = state.store.find_answers(id).await?;
+    let keys = &state.requests.keys;
+    if found.is_empty() {
+        // As long as with an answer to check against: the time taken says nothing either.
+        answers::matches(keys, &covenant_store::AnswerToken { salt: [0; 16], hash: [0; 32] }, token);
+    }
+    let Some(answer) = found.iter().find(|a| a.token.as_ref().is_some_and(|t| answers::matches(keys, t, token))) else {
+        return Err(no_answer_at_link().into());
+    };
+    if Timestamp::now() >= answer.expires_at {
+        return Err(answer_expired(state.policy.policy.controller_name(), answer.expires_at).into());
+    }
+    let audit = AuditDraft::new(
+        "requester",
+        "request.answer.download",
+        &format!("request:{id}"),
+        json!({"format": format.as_str(), "via": "link"}).to_string(),
+    );
+    answer_file(&state, answer, format, audit).await
+}
+
+/// Download the answer kept for the person (operators; an audited read): the same files as the
+/// link emailed to them, while it is kept (7 days after the request was fulfilled).
+#[utoipa::path(
+    get, path = "/v1/requests/{id}/answer", tag = "requests",
+    params(("id" = String, Path, description = "the request's id"), AnswerQuery),
+    responses(
+        (status = 200, description = "the file: `text/html`, `application/json` or `application/zip`",
+         content(("text/html"), ("application/json"), ("application/zip"))),
+        (status = 404, description = "no such request, no answer kept for it (`answer_not_found`), or not in this format", body = ErrorBody),
+        (status = 410, description = "the answer has expired (`answer_expired`)", body = ErrorBody),
+        (status = 422, description = "unknown format", body = ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn read_answer(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Query(q): Query<AnswerQuery>,
+) -> Result<Response> {
+    let format = parse_format(q.format.as_deref())?;
+    let req = load(&state, &caller, &id).await?;
+    let Some(answer) = state.store.answer(&caller.tenant, req.id).await? else {
+        return Err(ClientError::new(
+            StatusCode::NOT_FOUND,
+            "answer_not_found",
+            format!(
+                "request `{}` has no answer to download: only fulfilled access and export requests have one, for {} days",
+                req.id,
+                ANSWER_TTL.as_hours() / 24
+            ),
+        )
+        .into());
+    };
+    if Timestamp::now() >= answer.expires_at {
+        return Err(answer_expired(state.policy.policy.controller_name(), answer.expires_at).into());
+    }
+    let audit = draft(&caller, "request.answer.read", req.id, json!({"format": format.as_str()}));
+    answer_file(&state, &answer, format, audit).await
 }
 
 /// Approve a request waiting for approval (when the policy's `rights.approval` asks for it).

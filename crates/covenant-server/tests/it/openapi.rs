@@ -14,6 +14,7 @@ const OPEN: &[(&str, &str)] = &[
     ("get", "/v1/policy/notice"),
     ("get", "/v1/unsubscribe/{token}"),
     ("post", "/v1/unsubscribe/{token}"),
+    ("get", "/v1/public/requests/{id}/answer"),
 ];
 
 #[tokio::test]
@@ -52,6 +53,13 @@ async fn the_document_lists_every_route_and_every_listed_route_is_served() {
         let r = app.send(req.bearer_auth(&app.acme)).await;
         assert_ne!(r.code(), "route_not_found", "{method} {path} is documented but not served");
         assert_ne!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+    }
+    // An answer is downloaded as one of three kinds of file.
+    for path in ["/v1/public/requests/{id}/answer", "/v1/requests/{id}/answer"] {
+        let content = &paths[path]["get"]["responses"]["200"]["content"];
+        for ct in ["text/html", "application/json", "application/zip"] {
+            assert!(content.get(ct).is_some(), "{path}: no {ct} in {content}");
+        }
     }
     // Every schema a route refers to is defined, and errors have the one shape.
     let schemas = doc["components"]["schemas"].as_object().unwrap();

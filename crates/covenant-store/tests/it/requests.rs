@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use covenant_core::audit::AuditDraft;
 use covenant_core::{Identity, RequestEvent, RequestKind, RequestState, TenantId};
+use covenant_store::{AnswerFile, AnswerToken, MAX_ANSWER_FILES, MAX_ATTACHMENT_BYTES, NewAnswer};
 use covenant_store::{
     CODE_ATTEMPTS, CODES_PER_HOUR, CodeCheck, CodeRefused, JobState, NewAttachment, NewCode, NewCustomer, NewJob,
     NewRequest, NewTenant, RequestFilter, RequestSource, RequestStore, RequestUpdate, Retry, Store, StoreError,
@@ -50,6 +51,8 @@ cases!(
     jobs_are_leased_retried_and_buried,
     concurrent_claimers_never_share_a_job,
     customers_and_bad_input,
+    answers_are_kept_read_once_audited_and_deleted,
+    large_proofs_are_kept,
 );
 
 const KEY: [u8; 32] = [7; 32];
@@ -409,4 +412,131 @@ pub async fn customers_and_bad_input(db: Arc<Db>) {
     let c = s.create_customer(base, draft("customer.create")).await.unwrap().value;
     assert_eq!(c.webhook_secret, Some(vec![1, 2, 3]));
     assert_eq!(s.list_customers(&t).await.unwrap(), vec![c]);
+}
+
+fn file(format: &str, bytes: Vec<u8>) -> AnswerFile {
+    AnswerFile {
+        format: format.into(),
+        content_type: "application/octet-stream".into(),
+        size: bytes.len() as u64,
+        nonce: [4; 12],
+        ciphertext: bytes,
+    }
+}
+
+/// A request's rendered answer is kept with its completion, read back (each read audited and
+/// noted in the history), found by request id alone for a download link, kept from other
+/// tenants, given a hashed token, and deleted when it expires.
+pub async fn answers_are_kept_read_once_audited_and_deleted(db: Arc<Db>) {
+    let s = &db.store;
+    let acme = tenant(s, "acme").await;
+    let globex = tenant(s, "globex").await;
+    let r = s.create_request(new_request(&acme, RequestKind::Export, 30), vec![], draft("c")).await.unwrap().value;
+    let start = vec![ev(RequestEvent::SkipVerification), ev(RequestEvent::Queue), ev(RequestEvent::Start)];
+    s.update_request(&acme, r.id, start, draft("start")).await.unwrap();
+    // A token for an answer that does not exist is refused, and nothing is written.
+    let head = s.audit_head(&acme).await.unwrap().seq;
+    let mut token = RequestUpdate::note("answer_link_issued", "worker", now(), "{}");
+    token.answer_token = Some(AnswerToken { salt: [5; 16], hash: [6; 32] });
+    let e = s.update_request(&acme, r.id, vec![token.clone()], draft("link")).await.unwrap_err();
+    assert!(matches!(e, StoreError::NotFound { what: "answer", .. }), "{e}");
+    assert_eq!(s.audit_head(&acme).await.unwrap().seq, head);
+    // Bad answers are refused before anything is written.
+    let expires = now().checked_add(SignedDuration::from_hours(24 * 7)).unwrap();
+    let bad = [
+        NewAnswer { expires_at: expires, files: vec![] },
+        NewAnswer { expires_at: expires, files: vec![file("html", vec![1]), file("html", vec![2])] },
+        NewAnswer { expires_at: expires, files: vec![file("HTML!", vec![1])] },
+        NewAnswer { expires_at: expires, files: vec![file("html", vec![])] },
+        NewAnswer {
+            expires_at: expires,
+            files: (0..=MAX_ANSWER_FILES).map(|i| file(&format!("f{i}"), vec![1])).collect(),
+        },
+    ];
+    for a in bad {
+        let mut done = ev(RequestEvent::Complete);
+        done.answer = Some(a.clone());
+        let e = s.update_request(&acme, r.id, vec![done], draft("complete")).await.unwrap_err();
+        assert!(matches!(e, StoreError::Invalid { .. }), "{a:?}: {e}");
+    }
+    assert_eq!(s.audit_head(&acme).await.unwrap().seq, head);
+    assert_eq!(s.answer(&acme, r.id).await.unwrap(), None);
+
+    let html = vec![0xAB; 300_000];
+    let mut done = ev(RequestEvent::Complete);
+    done.answer = Some(NewAnswer {
+        expires_at: expires,
+        files: vec![file("json", b"{}".to_vec()), file("html", html.clone()), file("csv", vec![7; 10])],
+    });
+    s.update_request(&acme, r.id, vec![done], draft("complete")).await.unwrap();
+    let a = s.answer(&acme, r.id).await.unwrap().unwrap();
+    assert_eq!((a.request, &a.tenant, a.token.clone()), (r.id, &acme, None));
+    assert_eq!(a.formats, ["csv", "html", "json"]);
+    assert_eq!(a.expires_at, jiff::Timestamp::from_microsecond(expires.as_microsecond()).unwrap());
+    // Another tenant sees nothing and reads nothing.
+    assert_eq!(s.answer(&globex, r.id).await.unwrap(), None);
+    let gh = s.audit_head(&globex).await.unwrap().seq;
+    assert_eq!(s.read_answer_file(&globex, r.id, "html", draft("answer.read")).await.unwrap(), None);
+    assert_eq!(s.audit_head(&globex).await.unwrap().seq, gh);
+    // The link names no tenant: found by request id, with its tenant.
+    let found = s.find_answers(r.id).await.unwrap();
+    assert_eq!(found, vec![a.clone()]);
+    s.update_request(&acme, r.id, vec![token], draft("link")).await.unwrap();
+    let a = s.answer(&acme, r.id).await.unwrap().unwrap();
+    assert_eq!(a.token, Some(AnswerToken { salt: [5; 16], hash: [6; 32] }));
+    // Reading a file is audited in the same transaction and noted in the history.
+    let head = s.audit_head(&acme).await.unwrap().seq;
+    let f = s.read_answer_file(&acme, r.id, "html", draft("answer.read")).await.unwrap().unwrap();
+    assert_eq!((f.format.as_str(), f.size, f.nonce, &f.ciphertext), ("html", 300_000, [4; 12], &html));
+    assert_eq!(s.audit_head(&acme).await.unwrap().seq, head + 1);
+    assert_eq!(s.read_answer_file(&acme, r.id, "pdf", draft("answer.read")).await.unwrap(), None);
+    assert_eq!(s.audit_head(&acme).await.unwrap().seq, head + 1);
+    assert!(s.read_answer_file(&acme, r.id, "no such", draft("answer.read")).await.is_err());
+    // Expired: deleted, files and all.
+    let mut expire = RequestUpdate::note("answer_deleted", "worker", now(), "{}");
+    expire.delete_answer = true;
+    s.update_request(&acme, r.id, vec![expire.clone()], draft("answer.expire")).await.unwrap();
+    assert_eq!(s.answer(&acme, r.id).await.unwrap(), None);
+    assert!(s.find_answers(r.id).await.unwrap().is_empty());
+    assert_eq!(s.read_answer_file(&acme, r.id, "json", draft("answer.read")).await.unwrap(), None);
+    // Deleting again is harmless (a retried job).
+    s.update_request(&acme, r.id, vec![expire], draft("answer.expire")).await.unwrap();
+    let history: Vec<String> = s.request_history(&acme, r.id).await.unwrap().into_iter().map(|h| h.event).collect();
+    assert_eq!(
+        history,
+        [
+            "receive",
+            "skip_verification",
+            "queue",
+            "start",
+            "complete",
+            "answer_link_issued",
+            "answer_downloaded",
+            "answer_deleted",
+            "answer_deleted"
+        ]
+    );
+    assert_eq!(s.verify_audit(&acme).await.unwrap(), Ok(s.audit_head(&acme).await.unwrap().seq));
+}
+
+/// A proof of identity of several MiB (a scan or photo of an identity document) is kept, up to
+/// the limit.
+pub async fn large_proofs_are_kept(db: Arc<Db>) {
+    let s = &db.store;
+    let t = tenant(s, "acme").await;
+    let r = s.create_request(new_request(&t, RequestKind::Access, 30), vec![], draft("c")).await.unwrap().value;
+    let att = |n: usize| NewAttachment {
+        name: "id-card.jpg".into(),
+        content_type: "image/jpeg".into(),
+        size: n as u64,
+        nonce: [1; 12],
+        ciphertext: vec![0x5A; n],
+        added_at: now(),
+    };
+    s.add_attachment(&t, r.id, att(MAX_ATTACHMENT_BYTES), draft("proof.add")).await.unwrap();
+    let stored = s.attachments(&t, r.id).await.unwrap();
+    assert_eq!(stored[0].ciphertext.len(), MAX_ATTACHMENT_BYTES);
+    let e = s.add_attachment(&t, r.id, att(MAX_ATTACHMENT_BYTES + 1), draft("proof.add")).await.unwrap_err();
+    assert!(matches!(e, StoreError::Invalid { .. }), "{e}");
+    assert_eq!(s.attachments(&t, r.id).await.unwrap().len(), 1);
 }

@@ -1,0 +1,31 @@
+-- The answer to an access or export request, rendered for the person to download (the readable
+-- HTML report, the JSON document, the CSV archive). Representations as in 0001.
+
+-- One per request. The download link's token is kept only as a keyed hash (HMAC-SHA256 under a
+-- server key) with a random salt, like the one-time codes; NULL until the link is emailed.
+-- Deleted, with its files, when it expires.
+CREATE TABLE request_answers (
+    tenant     TEXT    NOT NULL,
+    request    TEXT    NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    token_salt BLOB,
+    token_hash BLOB,
+    PRIMARY KEY (tenant, request),
+    FOREIGN KEY (tenant, request) REFERENCES requests (tenant, id)
+) STRICT;
+-- A download link names the request, not the tenant.
+CREATE INDEX request_answers_by_request ON request_answers (request);
+
+-- The answer's files, each encrypted (ChaCha20-Poly1305) by the server; `size` is the plaintext's.
+CREATE TABLE request_answer_files (
+    tenant       TEXT    NOT NULL,
+    request      TEXT    NOT NULL,
+    format       TEXT    NOT NULL,
+    content_type TEXT    NOT NULL,
+    size         INTEGER NOT NULL,
+    nonce        BLOB    NOT NULL,
+    ciphertext   BLOB    NOT NULL,
+    PRIMARY KEY (tenant, request, format),
+    FOREIGN KEY (tenant, request) REFERENCES request_answers (tenant, request)
+) STRICT;
