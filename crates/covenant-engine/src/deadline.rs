@@ -147,7 +147,11 @@ mod tests {
     use super::*;
 
     fn rights(example: &str) -> Rights {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples").join(example).join("policy.toml");
+        let path =
+            Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()))
+                .join("../../examples")
+                .join(example)
+                .join("policy.toml");
         covenant_policy::load_file(&path).unwrap().rights.unwrap()
     }
 

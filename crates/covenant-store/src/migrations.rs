@@ -50,7 +50,11 @@ mod tests {
     use super::*;
 
     fn check(dir: &str, list: &[(i64, &str, &str)]) {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(dir);
+        let path = std::path::Path::new(
+            &std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
+        )
+        .join("migrations")
+        .join(dir);
         let mut files: Vec<_> = std::fs::read_dir(&path)
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())

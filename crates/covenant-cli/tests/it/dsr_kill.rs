@@ -16,7 +16,8 @@ const ROWS: usize = 10_000;
 const KILLS: usize = 20;
 
 fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()))
+        .join("../../examples")
 }
 
 /// A small xorshift generator: the delays are reproducible from the printed seed.

@@ -7,7 +7,9 @@ use proptest::strategy::Strategy as _;
 use super::*;
 
 fn examples() -> (Policy, Vec<Dataset>) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let root =
+        Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()))
+            .join("../../examples");
     let policy = covenant_policy::load_file(&root.join("okitoki/policy.toml")).unwrap();
     let datasets = ["crm", "events"]
         .iter()

@@ -12,7 +12,8 @@ use sqlx::{Connection, PgConnection, Row, SqliteConnection};
 pub const PG_URL: &str = "COVENANT_TEST_POSTGRES_URL";
 
 pub fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()))
+        .join("../../examples")
 }
 
 pub struct Fixture {

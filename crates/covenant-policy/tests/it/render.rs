@@ -8,7 +8,8 @@ mod notice {
     use covenant_policy::{Format, Policy, load_file, notice, parse};
 
     fn fixture_path() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/notice.toml")
+        Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()))
+            .join("tests/fixtures/notice.toml")
     }
 
     fn fixture() -> Policy {
@@ -79,7 +80,9 @@ legal_name = "Example Ltd"
     /// after the company's directory (`notice-md-okki`).
     #[test]
     fn example_notices() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+        let root =
+            Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()))
+                .join("../../examples");
         let Ok(entries) = std::fs::read_dir(&root) else {
             return;
         };

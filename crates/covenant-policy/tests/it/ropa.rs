@@ -10,7 +10,7 @@ use covenant_policy::ropa::{self, ActivityEntry, Ropa, TransferOrigin};
 use covenant_policy::{Format, Policy};
 
 fn manifest_dir() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()))
 }
 
 /// The fixture: a fictional company with controller, processor and joint-controller activities.

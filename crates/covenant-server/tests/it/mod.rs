@@ -134,7 +134,10 @@ pub fn tenant(name: &str) -> TenantId {
 }
 
 pub fn policy_path(example: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples").join(example).join("policy.toml")
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()))
+        .join("../../examples")
+        .join(example)
+        .join("policy.toml")
 }
 
 /// A running server and a client for it.
