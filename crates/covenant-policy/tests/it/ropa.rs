@@ -9,8 +9,10 @@ use covenant_policy::model::Role;
 use covenant_policy::ropa::{self, ActivityEntry, Ropa, TransferOrigin};
 use covenant_policy::{Format, Policy};
 
-fn manifest_dir() -> &'static Path {
-    Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()))
+fn manifest_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(
+        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
+    )
 }
 
 /// The fixture: a fictional company with controller, processor and joint-controller activities.
