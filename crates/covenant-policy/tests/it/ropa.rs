@@ -3,16 +3,14 @@
 
 #![allow(clippy::unwrap_used)] // tests may unwrap
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use covenant_policy::model::Role;
 use covenant_policy::ropa::{self, ActivityEntry, Ropa, TransferOrigin};
 use covenant_policy::{Format, Policy};
 
-fn manifest_dir() -> std::path::PathBuf {
-    std::path::PathBuf::from(
-        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
-    )
+fn manifest_dir() -> PathBuf {
+    PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()))
 }
 
 /// The fixture: a fictional company with controller, processor and joint-controller activities.
