@@ -655,7 +655,22 @@ impl Session<'_> {
                     })
                     .collect::<Vec<_>>()
                     .join(", ");
-                if match_columns.len() == 1 {
+                if match_columns.len() == 1 && keys.len() == 1 {
+                    // One value (most of a person's lookups): plain equality, whose generic plan
+                    // PostgreSQL caches as an index lookup; an array's generic plan is costed
+                    // for a list of unknown length and may scan.
+                    let col = Connector::pg_column(&info, table, &match_columns[0])?;
+                    let sql = format!(
+                        "SELECT {cols} FROM {} WHERE {} = CAST($1 AS {})",
+                        table.quoted(),
+                        quote(&match_columns[0]),
+                        col.sql_type
+                    );
+                    let mut rows = sqlx::query(AssertSqlSafe(sql)).bind(keys[0][0].as_text()).fetch(&mut **conn);
+                    while let Some(row) = rows.try_next().await.map_err(query_err("reading", table))? {
+                        out.push(decode_pg(&row, &kinds).map_err(query_err("reading", table))?);
+                    }
+                } else if match_columns.len() == 1 {
                     let col = Connector::pg_column(&info, table, &match_columns[0])?;
                     let sql = format!(
                         "SELECT {cols} FROM {} WHERE {} = ANY(CAST($1 AS {}[]))",
