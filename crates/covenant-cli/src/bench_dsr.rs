@@ -201,6 +201,18 @@ async fn hand_erasure(sql: &Sql, crm: &Connector, events: &Connector, u: &User) 
     Ok(())
 }
 
+/// Runs `a` then `b` for even `i`, `b` then `a` for odd: measured side by side, neither always
+/// profits from the other's cache warming, and a drifting load weighs on both alike.
+async fn in_turn<A, B>(i: usize, a: impl Future<Output = A>, b: impl Future<Output = B>) -> (A, B) {
+    if i.is_multiple_of(2) {
+        let a = a.await;
+        (a, b.await)
+    } else {
+        let b = b.await;
+        (a.await, b)
+    }
+}
+
 /// `count` users spread over the table (deterministic), excluding Ada and Bob.
 async fn users(crm: &Connector, count: usize) -> Result<Vec<User>> {
     let rows = crm
@@ -305,7 +317,6 @@ pub fn run(opts: &DsrBenchOptions<'_>) -> Result<ExitCode> {
         let mut planning = Vec::new();
         let mut items = 0;
         for (i, u) in access_users.iter().enumerate() {
-            // Alternating which goes first, so neither profits from the other's cache warming.
             let covenant = async {
                 let s = Instant::now();
                 let out = exec.run(&request(u, RequestKind::Access)?, &Quiet).await?;
@@ -316,13 +327,8 @@ pub fn run(opts: &DsrBenchOptions<'_>) -> Result<ExitCode> {
                 hand_access(sql, &crm, &events, u).await?;
                 Ok::<_, anyhow::Error>(s.elapsed())
             };
-            let ((took, out), hand_took) = if i % 2 == 0 {
-                let c = covenant.await?;
-                (c, hand.await?)
-            } else {
-                let h = hand.await?;
-                (covenant.await?, h)
-            };
+            let (c, h) = in_turn(i, covenant, hand).await;
+            let ((took, out), hand_took) = (c?, h?);
             access.push(took);
             hand_read.push(hand_took);
             if let Outcome::Access(r) = out {
@@ -336,8 +342,7 @@ pub fn run(opts: &DsrBenchOptions<'_>) -> Result<ExitCode> {
             exec.discover(&req, &plan).await?;
             discovery.push(s.elapsed());
         }
-        // Erasures of different people, one through the executor and one by hand in turn, the
-        // order alternating: a load that drifts during the run weighs on both alike.
+        // Erasures of different people, one through the executor and one by hand, in turn.
         let mut erasure = Vec::new();
         let mut hand_write = Vec::new();
         for (i, (u, h)) in erase_users.iter().zip(hand_users).enumerate() {
@@ -351,13 +356,9 @@ pub fn run(opts: &DsrBenchOptions<'_>) -> Result<ExitCode> {
                 hand_erasure(sql, &crm, &events, h).await?;
                 Ok::<_, anyhow::Error>(s.elapsed())
             };
-            if i % 2 == 0 {
-                erasure.push(covenant.await?);
-                hand_write.push(hand.await?);
-            } else {
-                hand_write.push(hand.await?);
-                erasure.push(covenant.await?);
-            }
+            let (c, h) = in_turn(i, covenant, hand).await;
+            erasure.push(c?);
+            hand_write.push(h?);
         }
 
         // The batch: `covenant dsr batch`'s way, CHUNK requests per transaction of each database.

@@ -713,19 +713,6 @@ impl Session<'_> {
         }
         Ok(out)
     }
-
-    /// The current values of `columns` of the rows with these primary keys, each row starting
-    /// with its key (see [`Connector::read_back`]).
-    pub async fn read_back(
-        &mut self,
-        table: &TableRef,
-        key_columns: &[String],
-        keys: &[Vec<Value>],
-        columns: &[String],
-    ) -> Result<Vec<Vec<Value>>, ConnectorError> {
-        let select: Vec<String> = key_columns.iter().chain(columns).cloned().collect();
-        self.fetch(table, &select, key_columns, keys).await
-    }
 }
 
 /// The columns of a SQLite table, read with `e` (the pool, or a session's connection).

@@ -482,9 +482,6 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
                 // The journal cannot be written: nothing more is applied; every run stays open
                 // and is resumed by the next run of its request.
                 let message = e.to_string();
-                for (i, _, _, _) in &fresh {
-                    results[*i].get_or_insert_with(|| Err(DsrError::Internal(message.clone())));
-                }
                 return results
                     .into_iter()
                     .map(|r| r.unwrap_or_else(|| Err(DsrError::Internal(message.clone()))))
