@@ -5,8 +5,9 @@
 //! existing demo folder's covenant.toml), then for SAMPLES random users: an access request and
 //! an erasure request through the executor (median milliseconds), the same reads and writes as
 //! fixed hand-written statements (median), the two alternating, and a batch of BATCH erasures
-//! of other users through [`Executor::run_batch`] (erasures per second): CHUNK requests per
-//! transaction of each database, CONCURRENCY persons looked up at a time. The hand-written statements live here, fixed
+//! of other users through [`Executor::run_batches`] (erasures per second): CHUNK requests per
+//! transaction of each database, CONCURRENCY persons looked up at a time, the next CHUNK looked
+//! up while one is written. The hand-written statements live here, fixed
 //! text run through `Connector::run_fixed`: the executor builds its own SQL in the connectors.
 
 use std::path::{Path, PathBuf};
@@ -364,12 +365,10 @@ pub fn run(opts: &DsrBenchOptions<'_>) -> Result<ExitCode> {
         // The batch: `covenant dsr batch`'s way, CHUNK requests per transaction of each database.
         let started = Instant::now();
         let mut done = 0;
-        for chunk in batch_users.chunks(opts.chunk.max(1)) {
-            let requests = chunk.iter().map(|u| request(u, RequestKind::Erasure)).collect::<Result<Vec<_>>>()?;
-            for r in exec.run_batch(&requests, opts.concurrency, &Quiet).await {
-                r?;
-                done += 1;
-            }
+        let requests = batch_users.iter().map(|u| request(u, RequestKind::Erasure)).collect::<Result<Vec<_>>>()?;
+        for r in exec.run_batches(&requests, opts.chunk.max(1), opts.concurrency, &Quiet).await {
+            r?;
+            done += 1;
         }
         let batch_time = started.elapsed();
 

@@ -156,11 +156,14 @@ pub struct ConnectorOptions {
     pub max_connections: u32,
     /// How long a SQLite write waits for another writer's lock.
     pub busy_timeout: Duration,
+    /// SQLite: each connection's page cache, in MiB (SQLite's own default is 2 MiB, which
+    /// makes a large database re-read the same index pages from the file for every lookup).
+    pub sqlite_cache_mib: u32,
 }
 
 impl Default for ConnectorOptions {
     fn default() -> ConnectorOptions {
-        ConnectorOptions { max_connections: 4, busy_timeout: Duration::from_secs(10) }
+        ConnectorOptions { max_connections: 4, busy_timeout: Duration::from_secs(10), sqlite_cache_mib: 64 }
     }
 }
 
@@ -250,7 +253,8 @@ impl Connector {
             let opts = SqliteConnectOptions::from_str(url)
                 .map_err(|_| ConnectorError::Url(redact(url)))?
                 .busy_timeout(options.busy_timeout)
-                .foreign_keys(true);
+                .foreign_keys(true)
+                .pragma("cache_size", format!("-{}", u64::from(options.sqlite_cache_mib.max(1)) * 1024));
             let pool = SqlitePoolOptions::new()
                 .max_connections(max)
                 .min_connections(0)
@@ -386,6 +390,22 @@ impl Connector {
     /// Applies several lists of writes (one per request of a batch) in order, in one
     /// transaction: all of them or none. Returns the number of rows each list changed.
     pub async fn apply_groups(&self, groups: &[&[WriteOp]]) -> Result<Vec<u64>, ConnectorError> {
+        let ready = std::future::ready(Ok::<(), std::convert::Infallible>(()));
+        match self.apply_groups_when(groups, ready).await? {
+            Ok(changed) => Ok(changed),
+            Err(never) => match never {},
+        }
+    }
+
+    /// [`Connector::apply_groups`], committing only once `ready` succeeds: the statements run
+    /// while `ready` (the journal's record of the writes) is awaited, and the transaction is
+    /// rolled back if it fails, whose error is then returned inside. A crash before `ready`
+    /// completes leaves nothing written; the commit never precedes it.
+    pub async fn apply_groups_when<E>(
+        &self,
+        groups: &[&[WriteOp]],
+        ready: impl Future<Output = Result<(), E>>,
+    ) -> Result<Result<Vec<u64>, E>, ConnectorError> {
         let mut infos = HashMap::new();
         for op in groups.iter().flat_map(|g| g.iter()) {
             if !infos.contains_key(op.table()) {
@@ -393,113 +413,191 @@ impl Connector {
             }
         }
         let mut changed = vec![0u64; groups.len()];
-        let ops = numbered(groups);
+        let planned = plan_statements(groups);
         match &self.pool {
             Pool::Sqlite(pool) => {
                 let none = TableRef::new(None, "(transaction)");
                 let _writer = self.write_lock.lock().await;
-                let mut tx =
-                    pool.begin_with("BEGIN IMMEDIATE").await.map_err(query_err("starting a write on", &none))?;
-                for &(gi, op) in &ops {
-                    let table = op.table();
-                    let key_columns = op.key_columns();
-                    let per = (CHUNK / key_columns.len()).max(1);
-                    let (head, set): (String, &[(String, Value)]) = match op {
-                        WriteOp::Delete { .. } => (format!("DELETE FROM {}", table.quoted()), &[]),
-                        WriteOp::Update { set, .. } => {
-                            let assignments = set
-                                .iter()
-                                .enumerate()
-                                .map(|(i, (c, _))| format!("{} = ${}", quote(c), i + 1))
-                                .collect::<Vec<_>>()
-                                .join(", ");
-                            (format!("UPDATE {} SET {assignments}", table.quoted()), set)
-                        }
-                    };
-                    for chunk in op.keys().chunks(per) {
-                        let n = bucket(chunk.len()).min(per).max(chunk.len());
-                        let sql = format!("{head} WHERE {}", sqlite_in(key_columns, n, set.len() + 1));
-                        let mut q = sqlx::query(AssertSqlSafe(sql));
-                        for (_, v) in set {
-                            q = bind_sqlite(q, v);
-                        }
-                        for i in 0..n {
-                            for v in chunk.get(i).or(chunk.last()).into_iter().flatten() {
+                let work = async {
+                    let mut tx =
+                        pool.begin_with("BEGIN IMMEDIATE").await.map_err(query_err("starting a write on", &none))?;
+                    for p in &planned {
+                        let op = &*p.op;
+                        let table = op.table();
+                        let key_columns = op.key_columns();
+                        let per = (CHUNK / key_columns.len()).max(1);
+                        let returning = match p.owner {
+                            Owner::Group(_) => String::new(),
+                            Owner::Keys { .. } => format!(
+                                " RETURNING {}",
+                                key_columns.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", ")
+                            ),
+                        };
+                        let (head, set): (String, &[(String, Value)]) = match op {
+                            WriteOp::Delete { .. } => (format!("DELETE FROM {}", table.quoted()), &[]),
+                            WriteOp::Update { set, .. } => {
+                                let assignments = set
+                                    .iter()
+                                    .enumerate()
+                                    .map(|(i, (c, _))| format!("{} = ${}", quote(c), i + 1))
+                                    .collect::<Vec<_>>()
+                                    .join(", ");
+                                (format!("UPDATE {} SET {assignments}", table.quoted()), set)
+                            }
+                        };
+                        for chunk in op.keys().chunks(per) {
+                            let n = bucket(chunk.len()).min(per).max(chunk.len());
+                            let sql = format!("{head} WHERE {}{returning}", sqlite_in(key_columns, n, set.len() + 1));
+                            let mut q = sqlx::query(AssertSqlSafe(sql));
+                            for (_, v) in set {
                                 q = bind_sqlite(q, v);
                             }
+                            for i in 0..n {
+                                for v in chunk.get(i).or(chunk.last()).into_iter().flatten() {
+                                    q = bind_sqlite(q, v);
+                                }
+                            }
+                            match p.owner {
+                                Owner::Group(gi) => {
+                                    changed[gi] +=
+                                        q.execute(&mut *tx).await.map_err(query_err("writing", table))?.rows_affected();
+                                }
+                                Owner::Keys { .. } => {
+                                    let rows = q.fetch_all(&mut *tx).await.map_err(query_err("writing", table))?;
+                                    for row in &rows {
+                                        let key = decode_sqlite(row, key_columns.len())
+                                            .map_err(query_err("reading the rows written in", table))?;
+                                        changed[p.owner.of(&key)] += 1;
+                                    }
+                                }
+                            }
                         }
-                        changed[gi] += q.execute(&mut *tx).await.map_err(query_err("writing", table))?.rows_affected();
                     }
+                    Ok::<_, ConnectorError>(tx)
+                };
+                let (tx, ready) = futures_util::future::join(work, ready).await;
+                let tx = tx?;
+                if let Err(e) = ready {
+                    tx.rollback().await.map_err(query_err("rolling back", &none))?;
+                    return Ok(Err(e));
                 }
                 tx.commit().await.map_err(query_err("committing", &none))?;
             }
             Pool::Postgres(pool) => {
                 let none = TableRef::new(None, "(transaction)");
-                let mut tx = pool.begin().await.map_err(query_err("starting a write on", &none))?;
-                for &(gi, op) in &ops {
-                    let table = op.table();
-                    let info = infos.get(table).cloned().unwrap_or_default();
-                    let key_columns = op.key_columns();
-                    let (head, set): (String, &[(String, Value)]) = match op {
-                        WriteOp::Delete { .. } => (format!("DELETE FROM {}", table.quoted()), &[]),
-                        WriteOp::Update { set, .. } => {
-                            let assignments = set
-                                .iter()
-                                .enumerate()
-                                .map(|(i, (c, _))| {
-                                    Self::pg_column(&info, table, c)
-                                        .map(|t| format!("{} = CAST(${} AS {})", quote(c), i + 1, t.sql_type))
-                                })
-                                .collect::<Result<Vec<_>, _>>()?
-                                .join(", ");
-                            (format!("UPDATE {} SET {assignments}", table.quoted()), set)
-                        }
-                    };
-                    if key_columns.len() == 1 {
-                        let col = Self::pg_column(&info, table, &key_columns[0])?;
-                        let sql = format!(
-                            "{head} WHERE {} = ANY(CAST(${} AS {}[]))",
-                            quote(&key_columns[0]),
-                            set.len() + 1,
-                            col.sql_type
-                        );
-                        for chunk in op.keys().chunks(PG_CHUNK) {
-                            let mut q = sqlx::query(AssertSqlSafe(sql.clone()));
-                            for (_, v) in set {
-                                q = q.bind(v.as_text());
+                let work = async {
+                    let mut tx = pool.begin().await.map_err(query_err("starting a write on", &none))?;
+                    for p in &planned {
+                        let op = &*p.op;
+                        let table = op.table();
+                        let info = infos.get(table).cloned().unwrap_or_default();
+                        let key_columns = op.key_columns();
+                        // A merged statement returns the keys of its rows, read like `fetch`.
+                        let mut kinds = Vec::new();
+                        let mut returned = Vec::new();
+                        if let Owner::Keys { .. } = p.owner {
+                            for c in key_columns {
+                                let col = Self::pg_column(&info, table, c)?;
+                                kinds.push(col.kind.clone());
+                                returned.push(match col.kind {
+                                    PgKind::Time | PgKind::Other => format!("CAST({} AS text)", quote(c)),
+                                    _ => quote(c),
+                                });
                             }
-                            let list: Vec<String> = chunk.iter().filter_map(|k| k.first()?.as_text()).collect();
-                            q = q.bind(list);
-                            changed[gi] +=
-                                q.execute(&mut *tx).await.map_err(query_err("writing", table))?.rows_affected();
                         }
-                    } else {
-                        let types = key_columns
-                            .iter()
-                            .map(|c| Self::pg_column(&info, table, c).map(|t| t.sql_type.clone()))
-                            .collect::<Result<Vec<_>, _>>()?;
-                        let per = (CHUNK / key_columns.len()).max(1);
-                        for chunk in op.keys().chunks(per) {
-                            let sql =
-                                format!("{head} WHERE {}", pg_in(key_columns, &types, chunk.len(), set.len() + 1));
-                            let mut q = sqlx::query(AssertSqlSafe(sql));
-                            for (_, v) in set {
-                                q = q.bind(v.as_text());
-                            }
-                            for k in chunk {
-                                for v in k {
-                                    q = q.bind(v.as_text());
+                        let returning = if returned.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" RETURNING {}", returned.join(", "))
+                        };
+                        let run = async |q: sqlx::query::Query<'_, Postgres, sqlx::postgres::PgArguments>,
+                                         tx: &mut sqlx::PgConnection,
+                                         changed: &mut Vec<u64>|
+                               -> Result<(), ConnectorError> {
+                            match p.owner {
+                                Owner::Group(gi) => {
+                                    changed[gi] +=
+                                        q.execute(&mut *tx).await.map_err(query_err("writing", table))?.rows_affected();
+                                }
+                                Owner::Keys { .. } => {
+                                    let rows = q.fetch_all(&mut *tx).await.map_err(query_err("writing", table))?;
+                                    for row in &rows {
+                                        let key = decode_pg(row, &kinds)
+                                            .map_err(query_err("reading the rows written in", table))?;
+                                        changed[p.owner.of(&key)] += 1;
+                                    }
                                 }
                             }
-                            changed[gi] +=
-                                q.execute(&mut *tx).await.map_err(query_err("writing", table))?.rows_affected();
+                            Ok(())
+                        };
+                        let (head, set): (String, &[(String, Value)]) = match op {
+                            WriteOp::Delete { .. } => (format!("DELETE FROM {}", table.quoted()), &[]),
+                            WriteOp::Update { set, .. } => {
+                                let assignments = set
+                                    .iter()
+                                    .enumerate()
+                                    .map(|(i, (c, _))| {
+                                        Self::pg_column(&info, table, c)
+                                            .map(|t| format!("{} = CAST(${} AS {})", quote(c), i + 1, t.sql_type))
+                                    })
+                                    .collect::<Result<Vec<_>, _>>()?
+                                    .join(", ");
+                                (format!("UPDATE {} SET {assignments}", table.quoted()), set)
+                            }
+                        };
+                        if key_columns.len() == 1 {
+                            let col = Self::pg_column(&info, table, &key_columns[0])?;
+                            let sql = format!(
+                                "{head} WHERE {} = ANY(CAST(${} AS {}[])){returning}",
+                                quote(&key_columns[0]),
+                                set.len() + 1,
+                                col.sql_type
+                            );
+                            for chunk in op.keys().chunks(PG_CHUNK) {
+                                let mut q = sqlx::query(AssertSqlSafe(sql.clone()));
+                                for (_, v) in set {
+                                    q = q.bind(v.as_text());
+                                }
+                                let list: Vec<String> = chunk.iter().filter_map(|k| k.first()?.as_text()).collect();
+                                q = q.bind(list);
+                                run(q, &mut tx, &mut changed).await?;
+                            }
+                        } else {
+                            let types = key_columns
+                                .iter()
+                                .map(|c| Self::pg_column(&info, table, c).map(|t| t.sql_type.clone()))
+                                .collect::<Result<Vec<_>, _>>()?;
+                            let per = (CHUNK / key_columns.len()).max(1);
+                            for chunk in op.keys().chunks(per) {
+                                let sql = format!(
+                                    "{head} WHERE {}{returning}",
+                                    pg_in(key_columns, &types, chunk.len(), set.len() + 1)
+                                );
+                                let mut q = sqlx::query(AssertSqlSafe(sql));
+                                for (_, v) in set {
+                                    q = q.bind(v.as_text());
+                                }
+                                for k in chunk {
+                                    for v in k {
+                                        q = q.bind(v.as_text());
+                                    }
+                                }
+                                run(q, &mut tx, &mut changed).await?;
+                            }
                         }
                     }
+                    Ok::<_, ConnectorError>(tx)
+                };
+                let (tx, ready) = futures_util::future::join(work, ready).await;
+                let tx = tx?;
+                if let Err(e) = ready {
+                    tx.rollback().await.map_err(query_err("rolling back", &none))?;
+                    return Ok(Err(e));
                 }
                 tx.commit().await.map_err(query_err("committing", &none))?;
             }
         }
-        Ok(changed)
+        Ok(Ok(changed))
     }
 
     // -----------------------------------------------------------------------------------------
@@ -781,14 +879,118 @@ async fn pg_table_info<'e, E: sqlx::Executor<'e, Database = Postgres>>(
 }
 
 /// Every write of every group, with its group's number.
-fn numbered<'o>(groups: &[&'o [WriteOp]]) -> Vec<(usize, &'o WriteOp)> {
-    let mut out = Vec::new();
-    for (gi, g) in groups.iter().enumerate() {
-        for op in g.iter() {
-            out.push((gi, op));
+/// One statement of a transaction and whose rows it changes.
+struct Planned<'o> {
+    op: std::borrow::Cow<'o, WriteOp>,
+    owner: Owner,
+}
+
+/// Whose rows a statement changes: one group's, or (merged) each key's group, by the key's
+/// text form; a row not found there counts for `first`.
+enum Owner {
+    Group(usize),
+    Keys { of: HashMap<String, usize>, first: usize },
+}
+
+impl Owner {
+    fn of(&self, key: &[Value]) -> usize {
+        match self {
+            Owner::Group(g) => *g,
+            Owner::Keys { of, first } => of.get(&key_text(key)).copied().unwrap_or(*first),
         }
     }
-    out
+}
+
+/// A key's text form, as PostgreSQL compares bound keys (every value is bound as text).
+fn key_text(key: &[Value]) -> String {
+    key.iter().map(|v| v.as_text().unwrap_or_default()).collect::<Vec<_>>().join("\u{1f}")
+}
+
+/// A statement shape of a batch (its operation without keys), the keys of every group in it,
+/// the group of each key (by text form), and the first group that has it.
+type Shape = (WriteOp, Vec<Vec<Value>>, HashMap<String, usize>, usize);
+
+/// The statements of a transaction applying `groups` in order. With several groups, the
+/// operations of the same shape (table, kind, key columns, values set) are merged into one
+/// statement per shape, in an order that keeps every group's own order (a topological order
+/// of the shapes, each group's consecutive operations being its edges): a batch of a thousand
+/// erasures is a few statements per table instead of thousands. When no such order exists
+/// (two groups order two shapes differently, or a group has the same shape twice), every
+/// operation runs on its own, group after group.
+fn plan_statements<'o>(groups: &[&'o [WriteOp]]) -> Vec<Planned<'o>> {
+    let alone = || {
+        groups
+            .iter()
+            .enumerate()
+            .flat_map(|(gi, g)| {
+                g.iter().map(move |op| Planned { op: std::borrow::Cow::Borrowed(op), owner: Owner::Group(gi) })
+            })
+            .collect()
+    };
+    if groups.len() < 2 {
+        return alone();
+    }
+    // The shapes, in order of first appearance, with their keys and owners.
+    let mut shapes: Vec<Shape> = Vec::new();
+    let mut edges: Vec<std::collections::BTreeSet<usize>> = Vec::new();
+    for (gi, g) in groups.iter().enumerate() {
+        let mut previous: Option<usize> = None;
+        for op in g.iter() {
+            let shape = op.with_keys(Vec::new());
+            let si = match shapes.iter().position(|s| s.0 == shape) {
+                Some(si) => si,
+                None => {
+                    shapes.push((shape, Vec::new(), HashMap::new(), gi));
+                    edges.push(std::collections::BTreeSet::new());
+                    shapes.len() - 1
+                }
+            };
+            if let Some(p) = previous {
+                if p == si {
+                    return alone();
+                }
+                edges[p].insert(si);
+            }
+            previous = Some(si);
+            let (_, keys, owners, _) = &mut shapes[si];
+            for k in op.keys() {
+                if let std::collections::hash_map::Entry::Vacant(e) = owners.entry(key_text(k)) {
+                    e.insert(gi);
+                    keys.push(k.clone());
+                }
+            }
+        }
+    }
+    // Kahn's algorithm, the earliest shape first among those ready.
+    let mut incoming = vec![0usize; shapes.len()];
+    for e in &edges {
+        for &to in e {
+            incoming[to] += 1;
+        }
+    }
+    let mut ready: std::collections::BTreeSet<usize> = (0..shapes.len()).filter(|&i| incoming[i] == 0).collect();
+    let mut order = Vec::with_capacity(shapes.len());
+    while let Some(si) = ready.pop_first() {
+        order.push(si);
+        for &to in &edges[si] {
+            incoming[to] -= 1;
+            if incoming[to] == 0 {
+                ready.insert(to);
+            }
+        }
+    }
+    if order.len() < shapes.len() {
+        return alone();
+    }
+    let mut slots: Vec<Option<Shape>> = shapes.into_iter().map(Some).collect();
+    order
+        .into_iter()
+        .filter_map(|si| slots[si].take())
+        .map(|(shape, keys, of, first)| Planned {
+            op: std::borrow::Cow::Owned(shape.with_keys(keys)),
+            owner: if of.values().all(|&g| g == first) { Owner::Group(first) } else { Owner::Keys { of, first } },
+        })
+        .collect()
 }
 
 /// `("a", "b") IN (($s, $s+1), …)` for `n` keys, or `"a" IN ($s, …)` for one column; `$s` is the
@@ -922,6 +1124,78 @@ mod tests {
         assert_eq!(bucket(1), 1);
         assert_eq!(bucket(3), 4);
         assert_eq!(bucket(5000), CHUNK);
+    }
+
+    fn del(table: &str, keys: &[i64]) -> WriteOp {
+        WriteOp::Delete {
+            table: TableRef::new(None, table),
+            key_columns: vec!["id".into()],
+            keys: keys.iter().map(|k| vec![Value::Integer(*k)]).collect(),
+        }
+    }
+
+    fn cut(table: &str, keys: &[i64]) -> WriteOp {
+        WriteOp::Update {
+            table: TableRef::new(None, table),
+            key_columns: vec!["id".into()],
+            keys: keys.iter().map(|k| vec![Value::Integer(*k)]).collect(),
+            set: vec![("user_id".into(), Value::Null)],
+        }
+    }
+
+    /// The statements as (table, kind, keys, owner of each key).
+    fn shown(planned: &[Planned<'_>]) -> Vec<String> {
+        planned
+            .iter()
+            .map(|p| {
+                let kind = if matches!(&*p.op, WriteOp::Delete { .. }) { "delete" } else { "update" };
+                let keys: Vec<String> =
+                    p.op.keys().iter().map(|k| format!("{}@{}", key_text(k), p.owner.of(k))).collect();
+                format!("{kind} {} {}", p.op.table().name, keys.join(","))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_batch_is_one_statement_per_shape_in_an_order_every_group_keeps() {
+        // Person 0 has payments then a user; person 1 tickets then a user; person 2 all three.
+        let g0 = [cut("payments", &[1]), del("users", &[10])];
+        let g1 = [del("tickets", &[5, 6]), del("users", &[11])];
+        let g2 = [cut("payments", &[2]), del("tickets", &[7]), del("users", &[12])];
+        let planned = plan_statements(&[&g0, &g1, &g2]);
+        assert_eq!(
+            shown(&planned),
+            ["update payments 1@0,2@2", "delete tickets 5@1,6@1,7@2", "delete users 10@0,11@1,12@2"]
+        );
+        // A row two groups delete is deleted once and counted for the first.
+        let a = [del("users", &[1, 2])];
+        let b = [del("users", &[2, 3])];
+        assert_eq!(shown(&plan_statements(&[&a, &b])), ["delete users 1@0,2@0,3@1"]);
+        // One group, or shapes whose values differ, are not merged.
+        assert_eq!(shown(&plan_statements(&[&g0])), ["update payments 1@0", "delete users 10@0"]);
+        let mut other = cut("payments", &[3]);
+        if let WriteOp::Update { set, .. } = &mut other {
+            set[0].1 = Value::Text("x".into());
+        }
+        let c = [other];
+        assert_eq!(
+            shown(&plan_statements(&[&g0, &c])),
+            ["update payments 1@0", "delete users 10@0", "update payments 3@1"]
+        );
+    }
+
+    #[test]
+    fn groups_ordering_shapes_differently_run_one_after_the_other() {
+        let a = [del("tickets", &[1]), del("users", &[1])];
+        let b = [del("users", &[2]), del("tickets", &[2])];
+        assert_eq!(
+            shown(&plan_statements(&[&a, &b])),
+            ["delete tickets 1@0", "delete users 1@0", "delete users 2@1", "delete tickets 2@1"]
+        );
+        // The same shape twice in a group.
+        let c = [del("tickets", &[1]), del("users", &[1]), del("tickets", &[3])];
+        let d = [del("tickets", &[2])];
+        assert_eq!(shown(&plan_statements(&[&c, &d])).len(), 4);
     }
 
     #[test]

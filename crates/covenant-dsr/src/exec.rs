@@ -282,18 +282,77 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
     }
 
     async fn write(&self, request: &Request, plan: &Plan, progress: &dyn Progress) -> Result<Outcome, DsrError> {
-        let (run, report, steps) = match self.prepare_plan(request, plan).await? {
-            Prepared::Fresh(run, report, steps) => (run, report, steps),
+        let report = match self.prepare_plan(request, plan).await? {
+            Prepared::Fresh(fresh) => self.apply_fresh(*fresh, progress).await?,
             Prepared::Open(run) => {
                 progress.message(&format!("resuming run {run}"));
-                return self.resume(run, progress).await.map(|r| wrap(request.kind, r));
+                self.resume(run, progress).await?
             }
         };
-        let applied = self.apply_steps(run, steps, false, progress).await?;
+        Ok(wrap(request.kind, report))
+    }
+
+    /// Records a fresh run in the journal and applies its steps, one transaction per database,
+    /// the databases at the same time. Each transaction's statements run while the run is
+    /// recorded, and it commits only once the record is durable: a crash at any point leaves
+    /// either nothing written or an open run whose steps are read back when it is resumed.
+    /// Every step is then marked applied by the run's finish.
+    async fn apply_fresh(&self, fresh: Fresh, progress: &dyn Progress) -> Result<WriteReport, DsrError> {
+        use futures_util::FutureExt;
+        let Fresh { key, run: new, steps, pending, report } = fresh;
+        let detail = serde_json::json!({ "request": key, "steps": steps.len() });
+        let journal = self
+            .store
+            .create_run(new, steps, self.draft("dsr.run.create", "request", detail))
+            .map(|r| r.map(|w| w.value.id).map_err(Arc::new))
+            .shared();
+        progress.start(pending.len() as u64);
+        let applies = futures_util::future::join_all(pending.iter().map(|step| {
+            let gate = journal.clone().map(|r| r.map(|_| ()));
+            async move {
+                let Some(i) = self.datasets.iter().position(|d| d.id == step.dataset) else {
+                    return Err(DsrError::Internal(format!("no dataset `{}`", step.dataset)));
+                };
+                let rows: usize = step.ops.iter().map(WriteOp::rows).sum();
+                progress.message(&format!("applying {} ({rows} rows)", step.dataset));
+                let applied = self.connectors[i]
+                    .apply_groups_when(&[step.ops.as_slice()], gate)
+                    .await
+                    .map_err(DsrError::db(&step.dataset))?;
+                progress.advance();
+                Ok((step.seq, applied.ok().map(|c| c.iter().sum::<u64>())))
+            }
+        }));
+        let (recorded, applied) = futures_util::future::join(journal, applies).await;
+        let run = match recorded {
+            Ok(run) => run,
+            // Another process prepared the same request meanwhile: nothing was committed
+            // here; that run is resumed.
+            Err(e) if matches!(*e, StoreError::Conflict(_)) => {
+                match self.store.find_open_run(&self.tenant, &key).await? {
+                    Some(run) => return self.resume(run.id, progress).await,
+                    None => {
+                        return Err(DsrError::Resume(
+                            "the request's run changed while preparing it; run it again".into(),
+                        ));
+                    }
+                }
+            }
+            Err(e) => return Err(shared_error(e)),
+        };
+        let mut marks = Vec::new();
+        for a in applied {
+            match a? {
+                (seq, Some(rows)) => marks.push((seq, rows)),
+                (_, None) => {
+                    return Err(DsrError::Internal(format!("run `{run}` was recorded but its writes were not")));
+                }
+            }
+        }
         let mut report = *report;
         report.run = run.to_string();
-        self.finish(run, &report, applied).await?;
-        Ok(wrap(request.kind, report))
+        self.finish(run, &report, marks).await?;
+        Ok(report)
     }
 
     /// Prepares an erasure or rectification without applying it: computes the write set and
@@ -305,11 +364,29 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
             return Err(DsrError::Invalid(format!("a `{}` request writes nothing to prepare", request.kind)));
         }
         let plan = self.plan(request)?;
-        Ok(match self.prepare_plan(request, &plan).await? {
-            Prepared::Fresh(run, _, _) | Prepared::Open(run) => run,
-        })
+        match self.prepare_plan(request, &plan).await? {
+            Prepared::Fresh(fresh) => self.record(*fresh).await,
+            Prepared::Open(run) => Ok(run),
+        }
     }
 
+    /// Records a fresh run in the journal without applying it; the open run of the same
+    /// request if another process recorded one meanwhile.
+    async fn record(&self, fresh: Fresh) -> Result<RunId, DsrError> {
+        let Fresh { key, run, steps, .. } = fresh;
+        let detail = serde_json::json!({ "request": key, "steps": steps.len() });
+        match self.store.create_run(run, steps, self.draft("dsr.run.create", "request", detail)).await {
+            Ok(w) => Ok(w.value.id),
+            Err(StoreError::Conflict(_)) => match self.store.find_open_run(&self.tenant, &key).await? {
+                Some(run) => Ok(run.id),
+                None => Err(DsrError::Resume("the request's run changed while preparing it; run it again".into())),
+            },
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Reads the person's data and computes the run: its write set, steps and report (nothing
+    /// is recorded yet); or finds the open run of the same request.
     async fn prepare_plan(&self, request: &Request, plan: &Plan) -> Result<Prepared, DsrError> {
         let key = request.key();
         let plan_hash = plan.hash();
@@ -395,37 +472,62 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
             report: report_json,
             created_at: Timestamp::now(),
         };
-        let n_steps = steps.len();
-        let detail = serde_json::json!({ "request": key, "steps": n_steps });
-        match self.store.create_run(new, steps, self.draft("dsr.run.create", "request", detail)).await {
-            Ok(w) => Ok(Prepared::Fresh(w.value.id, Box::new(report), pending)),
-            // Another process prepared the same request meanwhile: resume that run.
-            Err(StoreError::Conflict(_)) => match self.store.find_open_run(&self.tenant, &key).await? {
-                Some(run) => Ok(Prepared::Open(run.id)),
-                None => Err(DsrError::Resume("the request's run changed while preparing it; run it again".into())),
-            },
-            Err(e) => Err(e.into()),
-        }
+        Ok(Prepared::Fresh(Box::new(Fresh { key, run: new, steps, pending, report: Box::new(report) })))
     }
 
-    /// Runs many requests together: the erasures and rectifications among them are prepared
-    /// `concurrency` at a time (discovery on several connections), their runs recorded together
-    /// (the store commits concurrent writes as one), and their writes applied in one transaction
-    /// per database for the whole batch, each request's operations in its own order. If that
-    /// transaction fails, each request's writes are applied alone, so one bad request fails
-    /// alone. Other kinds of request, and requests with an open run, run one after the other.
-    /// Returns one result per request, in order. Every run is journaled as by [`Executor::run`]:
-    /// a batch interrupted at any point is finished by running its requests again.
+    /// Runs many requests together, as one batch: see [`Executor::run_batches`].
     pub async fn run_batch(
         &self,
         requests: &[Request],
         concurrency: usize,
         progress: &dyn Progress,
     ) -> Vec<Result<Outcome, DsrError>> {
-        use futures_util::StreamExt;
+        self.run_batches(requests, requests.len().max(1), concurrency, progress).await
+    }
+
+    /// Runs many requests in batches of `chunk`. In a batch, the erasures and rectifications
+    /// are prepared `concurrency` at a time (discovery on several connections); their writes
+    /// are applied in one transaction per database for the whole batch (the databases at the
+    /// same time, each request's operations in its own order), whose statements run while
+    /// the batch's runs are recorded in the journal and which commits once they are. The next
+    /// batch's people are looked up meanwhile. If a batch's transaction fails, each request's
+    /// writes are applied alone, so one bad request fails alone. Other kinds of request, and
+    /// requests with an open run, run one after the other after their batch. Returns one result
+    /// per request, in order. Every run is journaled as by [`Executor::run`]: requests
+    /// interrupted at any point are finished by running them again.
+    pub async fn run_batches(
+        &self,
+        requests: &[Request],
+        chunk: usize,
+        concurrency: usize,
+        progress: &dyn Progress,
+    ) -> Vec<Result<Outcome, DsrError>> {
         progress.start(requests.len() as u64);
-        let mut results: Vec<Option<Result<Outcome, DsrError>>> = requests.iter().map(|_| None).collect();
-        let prepared: Vec<(usize, Result<Option<Prepared>, DsrError>)> =
+        let chunks: Vec<&[Request]> = requests.chunks(chunk.max(1)).collect();
+        let mut results = Vec::with_capacity(requests.len());
+        let mut prepared = match chunks.first() {
+            Some(first) => self.prepare_batch(first, concurrency).await,
+            None => return results,
+        };
+        for (k, batch) in chunks.iter().enumerate() {
+            let next = async {
+                match chunks.get(k + 1) {
+                    Some(c) => self.prepare_batch(c, concurrency).await,
+                    None => Vec::new(),
+                }
+            };
+            let (done, next) = futures_util::future::join(self.apply_batch(batch, prepared, progress), next).await;
+            results.extend(done);
+            prepared = next;
+        }
+        results
+    }
+
+    /// Checks, plans and prepares every request of a batch, `concurrency` at a time: `None`
+    /// for a request that writes no database.
+    async fn prepare_batch(&self, requests: &[Request], concurrency: usize) -> Vec<Result<Option<Prepared>, DsrError>> {
+        use futures_util::StreamExt;
+        let mut prepared: Vec<(usize, Result<Option<Prepared>, DsrError>)> =
             futures_util::stream::iter(requests.iter().enumerate())
                 .map(|(i, r)| async move {
                     let prep = async {
@@ -441,94 +543,148 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
                 .buffer_unordered(concurrency.max(1))
                 .collect()
                 .await;
-        let mut fresh: Vec<(usize, RunId, Box<WriteReport>, Vec<PendingStep>)> = Vec::new();
+        prepared.sort_by_key(|p| p.0);
+        prepared.into_iter().map(|p| p.1).collect()
+    }
+
+    /// Records and applies a prepared batch (see [`Executor::run_batches`]).
+    async fn apply_batch(
+        &self,
+        requests: &[Request],
+        prepared: Vec<Result<Option<Prepared>, DsrError>>,
+        progress: &dyn Progress,
+    ) -> Vec<Result<Outcome, DsrError>> {
+        use futures_util::FutureExt;
+        let mut results: Vec<Option<Result<Outcome, DsrError>>> = requests.iter().map(|_| None).collect();
+        let mut fresh: Vec<(usize, Fresh)> = Vec::new();
         let mut alone: Vec<(usize, Option<RunId>)> = Vec::new();
-        for (i, p) in prepared {
+        for (i, p) in prepared.into_iter().enumerate() {
             match p {
                 Err(e) => results[i] = Some(Err(e)),
                 Ok(None) => alone.push((i, None)),
                 Ok(Some(Prepared::Open(run))) => alone.push((i, Some(run))),
-                Ok(Some(Prepared::Fresh(run, report, steps))) => fresh.push((i, run, report, steps)),
+                Ok(Some(Prepared::Fresh(f))) => fresh.push((i, *f)),
             }
         }
-        fresh.sort_by_key(|f| f.0);
 
-        // The writes, one database at a time; the steps of the last database are marked while
-        // the next is written, the last step of each run by its finish.
-        let mut last_marks: Vec<Option<(u32, u64)>> = fresh.iter().map(|_| None).collect();
-        let mut to_mark: Vec<(RunId, u32, String, u64)> = Vec::new();
-        for (di, ds) in self.datasets.iter().enumerate() {
-            let connector = &self.connectors[di];
-            let mut members: Vec<(usize, &PendingStep)> = Vec::new();
-            for (fi, (i, _, _, steps)) in fresh.iter().enumerate() {
-                if results[*i].is_some() {
-                    continue;
+        // The runs are recorded (the store commits concurrent writes together) while the
+        // statements of every database run; each database's transaction commits once all
+        // runs are recorded.
+        let records: Vec<_> = fresh
+            .iter_mut()
+            .map(|(_, f)| {
+                let detail = serde_json::json!({ "request": f.key, "steps": f.steps.len() });
+                let draft = self.draft("dsr.run.create", "request", detail);
+                self.store.create_run(f.run.clone(), std::mem::take(&mut f.steps), draft)
+            })
+            .collect();
+        let journal = futures_util::future::join_all(records)
+            .map(|all| all.into_iter().map(|r| r.map(|w| w.value.id).map_err(Arc::new)).collect::<Vec<_>>())
+            .shared();
+        let gate = journal.clone().map(|all| match all.iter().find_map(|r| r.as_ref().err()) {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        });
+        let gate = gate.shared();
+        let per_dataset = futures_util::future::join_all(self.datasets.iter().zip(&self.connectors).map(|(ds, c)| {
+            let members: Vec<(usize, &PendingStep)> = fresh
+                .iter()
+                .enumerate()
+                .filter_map(|(fi, (_, f))| f.pending.iter().find(|s| s.dataset == ds.id).map(|s| (fi, s)))
+                .collect();
+            let gate = gate.clone();
+            async move {
+                if members.is_empty() {
+                    return (members, Ok(Ok(Vec::new())));
                 }
-                if let Some(step) = steps.iter().find(|s| s.dataset == ds.id) {
-                    members.push((fi, step));
-                }
+                let groups: Vec<&[WriteOp]> = members.iter().map(|(_, s)| s.ops.as_slice()).collect();
+                let applied = c.apply_groups_when(&groups, gate).await;
+                (members, applied)
             }
-            if members.is_empty() {
-                continue;
+        }));
+        let (recorded, per_dataset) = futures_util::future::join(journal, per_dataset).await;
+
+        // A run not recorded (another process prepared the same request, or the store failed):
+        // the batch's transactions were rolled back; the recorded runs are applied one by one
+        // as resumed runs, the others resume the other process's run or fail.
+        if recorded.iter().any(Result::is_err) {
+            drop(per_dataset);
+            for ((i, f), r) in fresh.into_iter().zip(recorded) {
+                let r = match r {
+                    Ok(run) => self.resume(run, &Quiet).await,
+                    Err(e) if matches!(*e, StoreError::Conflict(_)) => {
+                        match self.store.find_open_run(&self.tenant, &f.key).await {
+                            Ok(Some(run)) => self.resume(run.id, &Quiet).await,
+                            Ok(None) => Err(DsrError::Resume(
+                                "the request's run changed while preparing it; run it again".into(),
+                            )),
+                            Err(e) => Err(e.into()),
+                        }
+                    }
+                    Err(e) => Err(DsrError::Internal(format!("the run could not be recorded: {e}"))),
+                };
+                results[i] = Some(r.map(|report| wrap(requests[i].kind, report)));
+                progress.advance();
             }
-            let groups: Vec<&[WriteOp]> = members.iter().map(|(_, s)| s.ops.as_slice()).collect();
-            let marks = futures_util::future::join_all(
-                to_mark
-                    .drain(..)
-                    .map(|(run, seq, dataset, rows)| async move { self.mark(run, seq, &dataset, rows).await }),
-            );
-            let (marked, applied) = futures_util::future::join(marks, connector.apply_groups(&groups)).await;
-            if let Some(Err(e)) = marked.into_iter().find(Result::is_err) {
-                // The journal cannot be written: nothing more is applied; every run stays open
-                // and is resumed by the next run of its request.
-                let message = e.to_string();
-                return results
-                    .into_iter()
-                    .map(|r| r.unwrap_or_else(|| Err(DsrError::Internal(message.clone()))))
-                    .collect();
-            }
+            return self.run_alone(requests, results, alone, progress).await;
+        }
+        let runs: Vec<RunId> = recorded.into_iter().flatten().collect();
+
+        // Rows changed per request and step; a database whose batch transaction failed has
+        // each request's writes applied alone.
+        let mut marks: Vec<Vec<(u32, u64)>> = fresh.iter().map(|_| Vec::new()).collect();
+        let mut failed: Vec<Option<DsrError>> = fresh.iter().map(|_| None).collect();
+        for (ds, (members, applied)) in self.datasets.iter().zip(per_dataset) {
+            let connector = self.connector(&ds.id);
             let changed: Vec<Result<u64, DsrError>> = match applied {
-                Ok(counts) => counts.into_iter().map(Ok).collect(),
-                Err(_) => {
-                    // One request's writes failed the batch's transaction: each alone.
+                Ok(Ok(counts)) => counts.into_iter().map(Ok).collect(),
+                _ => {
                     let mut out = Vec::new();
                     for (_, step) in &members {
-                        out.push(connector.apply(&step.ops).await.map_err(DsrError::db(&ds.id)));
+                        out.push(match connector {
+                            Some(c) => c.apply(&step.ops).await.map_err(DsrError::db(&ds.id)),
+                            None => Err(DsrError::Internal(format!("no dataset `{}`", ds.id))),
+                        });
                     }
                     out
                 }
             };
             for ((fi, step), rows) in members.iter().zip(changed) {
-                let (i, run, _, steps) = &fresh[*fi];
                 match rows {
-                    Err(e) => results[*i] = Some(Err(e)),
-                    Ok(rows) => {
-                        if steps.last().map(|s| s.seq) == Some(step.seq) {
-                            last_marks[*fi] = Some((step.seq, rows));
-                        } else {
-                            to_mark.push((*run, step.seq, ds.id.clone(), rows));
-                        }
-                    }
+                    Ok(rows) => marks[*fi].push((step.seq, rows)),
+                    Err(e) => failed[*fi] = Some(e),
                 }
             }
         }
-        let finishing = futures_util::future::join_all(fresh.iter().enumerate().map(|(fi, (i, run, report, _))| {
-            let applied: Vec<(u32, u64)> = last_marks[fi].into_iter().collect();
-            let failed = results[*i].is_some();
-            async move {
-                if failed {
-                    return None;
+        let finishing = futures_util::future::join_all(fresh.into_iter().zip(runs).zip(marks).zip(failed).map(
+            |((((i, f), run), marks), failed)| async move {
+                if let Some(e) = failed {
+                    // The run stays open: its other steps may be applied; the next run of the
+                    // request resumes it.
+                    return (i, Err(e));
                 }
-                let mut report = (**report).clone();
+                let mut report = *f.report;
                 report.run = run.to_string();
-                Some((*i, self.finish(*run, &report, applied).await.map(|()| report)))
-            }
-        }))
+                (i, self.finish(run, &report, marks).await.map(|()| report))
+            },
+        ))
         .await;
-        for (i, r) in finishing.into_iter().flatten() {
+        for (i, r) in finishing {
             results[i] = Some(r.map(|report| wrap(requests[i].kind, report)));
             progress.advance();
         }
+        self.run_alone(requests, results, alone, progress).await
+    }
+
+    /// Runs the requests of a batch that are not written with it (other kinds, open runs), one
+    /// after the other, and returns every result of the batch in order.
+    async fn run_alone(
+        &self,
+        requests: &[Request],
+        mut results: Vec<Option<Result<Outcome, DsrError>>>,
+        alone: Vec<(usize, Option<RunId>)>,
+        progress: &dyn Progress,
+    ) -> Vec<Result<Outcome, DsrError>> {
         for (i, open) in alone {
             let r = match open {
                 Some(run) => self.resume(run, &Quiet).await.map(|r| wrap(requests[i].kind, r)),
@@ -541,6 +697,10 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
             .into_iter()
             .map(|r| r.unwrap_or_else(|| Err(DsrError::Internal("a request of the batch was not run".into()))))
             .collect()
+    }
+
+    fn connector(&self, dataset: &str) -> Option<&Connector> {
+        self.datasets.iter().position(|d| d.id == dataset).map(|i| &self.connectors[i])
     }
 
     /// The values a correction replaces.
@@ -875,12 +1035,32 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
     }
 }
 
-#[allow(clippy::large_enum_variant)] // one value per run, never stored in bulk
 enum Prepared {
-    /// A new run, with the report it will give and its steps.
-    Fresh(RunId, Box<WriteReport>, Vec<PendingStep>),
+    /// A new run: its record, steps and report, not in the journal yet.
+    Fresh(Box<Fresh>),
     /// The open run of the same request.
     Open(RunId),
+}
+
+/// A run computed from what discovery found, to record in the journal and apply.
+struct Fresh {
+    /// The request's key in the journal.
+    key: String,
+    run: NewRun,
+    /// The steps as the journal records them.
+    steps: Vec<NewStep>,
+    /// The same steps, to apply.
+    pending: Vec<PendingStep>,
+    /// The report the run gives once done (without the run's id).
+    report: Box<WriteReport>,
+}
+
+/// A store error shared by several waiters, back as the error of one.
+fn shared_error(e: Arc<StoreError>) -> DsrError {
+    match Arc::try_unwrap(e) {
+        Ok(e) => e.into(),
+        Err(e) => DsrError::Internal(e.to_string()),
+    }
 }
 
 /// A step to apply: its number in the run, its database and its operations.

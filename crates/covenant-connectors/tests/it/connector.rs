@@ -183,6 +183,92 @@ async fn writes_are_one_transaction_in_order() {
 }
 
 #[tokio::test]
+async fn a_batch_merges_statements_and_counts_each_groups_rows() {
+    both(|db| async move {
+        let c = setup(&db).await;
+        db.exec(
+            "INSERT INTO parent VALUES (1), (2), (3); INSERT INTO child VALUES (10, 1), (11, 2), (12, 3); \
+             INSERT INTO pairs VALUES ('x', 1, 'a'), ('y', 2, 'b'), ('z', 3, 'c')",
+        )
+        .await;
+        let key = |i: i64| vec![Value::Integer(i)];
+        let cut = |keys: Vec<Vec<Value>>| WriteOp::Update {
+            table: t("child"),
+            key_columns: vec![s("id")],
+            keys,
+            set: vec![(s("parent_id"), Value::Null)],
+        };
+        let del = |k: i64| WriteOp::Delete { table: t("parent"), key_columns: vec![s("id")], keys: vec![key(k)] };
+        let pair = |a: &str, b: i64| WriteOp::Delete {
+            table: t("pairs"),
+            key_columns: vec![s("a"), s("b")],
+            keys: vec![vec![Value::Text(s(a)), Value::Integer(b)]],
+        };
+        // Each group cuts its children before deleting its parent: merged, every cut runs
+        // before every delete, so the foreign keys hold. Row 99 is gone already: not counted.
+        let g0 = [cut(vec![key(10)]), del(1), pair("x", 1)];
+        let g1 = [cut(vec![key(11), key(99)]), del(2), pair("y", 2)];
+        assert_eq!(c.apply_groups(&[&g0, &g1]).await.unwrap(), vec![3, 3]);
+        let mut children =
+            c.fetch(&t("child"), &[s("id"), s("parent_id")], &[s("id")], &[key(10), key(11), key(12)]).await.unwrap();
+        children.sort_by_key(|r| r[0].as_text());
+        assert_eq!(
+            children,
+            vec![
+                vec![Value::Integer(10), Value::Null],
+                vec![Value::Integer(11), Value::Null],
+                vec![Value::Integer(12), Value::Integer(3)]
+            ]
+        );
+        let parents = c.fetch(&t("parent"), &[s("id")], &[s("id")], &[key(1), key(2), key(3)]).await.unwrap();
+        assert_eq!(parents, vec![vec![Value::Integer(3)]]);
+        let texts = |v: &[&str]| v.iter().map(|x| vec![Value::Text(s(x))]).collect::<Vec<_>>();
+        let pairs = c.fetch(&t("pairs"), &[s("a")], &[s("v")], &texts(&["a", "b", "c"])).await.unwrap();
+        assert_eq!(pairs, vec![vec![Value::Text(s("z"))]]);
+        c.close().await;
+        db
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_gated_write_commits_only_once_its_gate_succeeds() {
+    both(|db| async move {
+        let c = setup(&db).await;
+        db.exec("INSERT INTO parent VALUES (1), (2), (3)").await;
+        let key = |i: i64| vec![Value::Integer(i)];
+        let one = [WriteOp::Delete { table: t("parent"), key_columns: vec![s("id")], keys: vec![key(1)] }];
+        let two = [WriteOp::Delete { table: t("parent"), key_columns: vec![s("id")], keys: vec![key(2), key(3)] }];
+        let remaining =
+            || async { c.fetch(&t("parent"), &[s("id")], &[s("id")], &[key(1), key(2), key(3)]).await.unwrap().len() };
+        // The gate fails (the journal could not record the writes): the statements ran, the
+        // transaction is rolled back and the gate's error comes back.
+        let failed = c.apply_groups_when(&[&one[..], &two[..]], async { Err::<(), _>("not recorded") }).await.unwrap();
+        assert_eq!(failed, Err("not recorded"));
+        assert_eq!(remaining().await, 3, "nothing was committed");
+        // The gate completes after the statements ran: the transaction waited for it, then
+        // committed; each group's rows are counted.
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let gate = async move { rx.await.map_err(|_| "dropped") };
+        let groups = [&one[..], &two[..]];
+        let write = c.apply_groups_when(&groups, gate);
+        let open = async {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            let before = remaining().await;
+            tx.send(()).unwrap();
+            before
+        };
+        let (done, before) = tokio::join!(write, open);
+        assert_eq!(done.unwrap(), Ok(vec![1, 2]));
+        assert_eq!(before, 3, "not committed before the gate");
+        assert_eq!(remaining().await, 0);
+        c.close().await;
+        db
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn unknown_tables_and_columns_are_named() {
     both(|db| async move {
         let c = setup(&db).await;
