@@ -57,6 +57,47 @@ pub enum DsrCommand {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
+    /// Run many requests from a file (JSON Lines or CSV), in batches
+    ///
+    /// The whole file is checked first: every bad line is reported with its line number and
+    /// nothing runs (exit 2). Then the requests run in chunks of --chunk: the erasures and
+    /// rectifications of a chunk are looked up --concurrency at a time and written in one
+    /// transaction per database; other kinds run one by one. A failed request fails alone.
+    /// Prints a line per failed request and a summary (text), or one JSON object per request on
+    /// standard output (json). Exits 0 when every request is done, 1 when some failed (the
+    /// others are done), 2 when the input or the configuration is wrong (nothing ran).
+    ///
+    /// JSON Lines: one request per line (blank lines are skipped):
+    ///
+    ///   {"kind": "erasure", "identities": {"email": "ada@example.com", "phone": "+358401234567"}}
+    ///   {"kind": "access", "identities": ["email=bob@example.com", "external:stripe=cus_42"]}
+    ///   {"kind": "rectification", "identities": {"email": "ada@example.com"}, "set": {"email": "ada@example.org"}}
+    ///   {"kind": "objection", "identities": {"account_id": "u_123"}, "purposes": ["newsletter"], "id": "ticket-4411"}
+    ///   {"kind": "erasure", "identities": {"email": "eve@example.com"}, "customer": "acme"}
+    ///
+    /// Fields: `kind` (access, export, erasure, rectification, restriction, objection, confirm);
+    /// `identities` (an object KIND: VALUE or [VALUES], or a list of "KIND=VALUE", as
+    /// `--identity`); `set` and `old` (rectification, as `--set`/`--old`); `purposes`
+    /// (objection, as `--purpose`); `customer` (as `--customer`); `id` (as `--request-id`).
+    ///
+    /// CSV: a header naming the columns, then one request per line: `kind`, identity kinds
+    /// (`email`, `phone`, `account_id`, `external:SYSTEM`; empty cells are skipped), `set:KIND`,
+    /// `old`, `purposes` (separated by `;`), `customer`, `id`:
+    ///
+    ///   kind,email,phone,set:email,id
+    ///   erasure,ada@example.com,+358401234567,,
+    ///   rectification,bob@example.com,,bob@example.org,ticket-7
+    ///
+    /// At most 100,000 requests (64 MiB) per file. Rerunning the same file after an interruption
+    /// is safe: each erasure and rectification is journaled by its request (its `id`, or its kind,
+    /// identities, customer and values), so an interrupted run is resumed and a finished one finds
+    /// nothing more to change.
+    ///
+    /// Example: covenant dsr batch --config covenant.toml --input erasures.jsonl --dry-run
+    ///
+    /// Example: covenant dsr batch --config covenant.toml --input erasures.jsonl --format json > results.jsonl
+    #[command(verbatim_doc_comment)]
+    Batch(crate::dsr_batch::BatchArgs),
     /// List the journaled runs (erasures, rectifications, restrictions, objections), newest first
     Runs {
         /// The configuration file
