@@ -79,6 +79,9 @@ struct Raw {
     id: Option<String>,
 }
 
+/// A line's request as read, or what is wrong with it, by line number.
+type Lines = Vec<(usize, Result<Raw, String>)>;
+
 /// A valid request and where it is in the file.
 struct Entry {
     line: usize,
@@ -182,7 +185,7 @@ fn detect(path: &Path, text: &str) -> InputFormat {
 
 /// Every request of the file, or every line that is wrong.
 fn parse(text: &str, format: InputFormat, config: &Config) -> (Vec<Entry>, Vec<Bad>) {
-    let raws: Vec<(usize, Result<Raw, String>)> = match format {
+    let raws: Lines = match format {
         InputFormat::Csv => match csv_requests(text) {
             Ok(r) => r,
             Err(b) => return (Vec::new(), vec![b]),
@@ -337,7 +340,7 @@ enum Column {
     Id,
 }
 
-fn csv_requests(text: &str) -> Result<Vec<(usize, Result<Raw, String>)>, Bad> {
+fn csv_requests(text: &str) -> Result<Lines, Bad> {
     let mut records = csv_records(text)?.into_iter();
     let Some((hline, header)) = records.next() else { return Ok(Vec::new()) };
     let mut columns = Vec::new();
@@ -785,9 +788,9 @@ fn execute(config: &Config, entries: &[Entry], args: &BatchArgs) -> Result<ExitC
         outcome.map(|()| (totals, elapsed))
     })?;
     let secs = elapsed.as_secs_f64();
-    let kinds: Vec<String> = totals.by_kind.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    let kinds: Vec<String> = totals.by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
     let mut summary = format!(
-        "{} request(s) done{}, {} failed{}\nrows: {} deleted, {} updated, {} mention(s) cut\n{:.1} s",
+        "{} request(s) done{}, {} failed{}\nrows: {} deleted, {} updated, {} mention(s) cut\n{:.2} s",
         totals.done,
         if kinds.is_empty() { String::new() } else { format!(" ({})", kinds.join(", ")) },
         totals.failed,

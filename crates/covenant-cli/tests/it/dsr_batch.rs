@@ -37,9 +37,16 @@ fn with_database(url: &str, name: &str) -> String {
 
 impl Demo {
     fn sqlite() -> Demo {
+        Demo::sqlite_with(200)
+    }
+
+    fn sqlite_with(contacts: u32) -> Demo {
         let dir = tempfile::tempdir().unwrap();
-        let out =
-            covenant().args(["demo-data", "--contacts", "200", "--out"]).arg(dir.path().join("demo")).output().unwrap();
+        let out = covenant()
+            .args(["demo-data", "--contacts", &contacts.to_string(), "--out"])
+            .arg(dir.path().join("demo"))
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         Demo { dir, postgres: None }
     }
@@ -228,7 +235,7 @@ async fn mixed_batch(demo: &Demo) {
     assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
     assert!(stderr.contains("failed: line 7: rectification for email:ada@example.com: "), "{stderr}");
     assert_eq!(stderr.lines().filter(|l| l.starts_with("failed: ")).count(), 1, "{stderr}");
-    assert!(stdout.contains("7 request(s) done (1 access, 5 erasure, 1 objection), 1 failed"), "{stdout}");
+    assert!(stdout.contains("7 request(s) done (access 1, erasure 5, objection 1), 1 failed"), "{stdout}");
     assert!(stdout.contains("erasures per second"), "{stdout}");
     let deleted: u64 = stdout
         .lines()
@@ -390,7 +397,7 @@ fn csv_on_standard_input_dry_run_then_run() {
 
         let out = demo.batch(&["--input", "-"], Some(&csv));
         assert_eq!(out.status.code(), Some(0), "{}\n{}", text(&out.stdout), text(&out.stderr));
-        assert!(text(&out.stdout).contains("2 request(s) done (1 confirm, 1 erasure), 0 failed"));
+        assert!(text(&out.stdout).contains("2 request(s) done (confirm 1, erasure 1), 0 failed"));
         assert!(user_rows(&demo.access(&users[0])).is_empty(), "{} is erased", users[0]);
         assert_eq!(user_rows(&demo.access(&users[1])).len(), 1);
         let runs = demo.runs();
@@ -407,4 +414,81 @@ fn help_teaches_the_input_format() {
     for needle in ["JSON Lines", "\"identities\"", "kind,email", "--dry-run", "resumed", "100,000"] {
         assert!(help.contains(needle), "no `{needle}` in {help}");
     }
+}
+
+/// Whether the journal of the demo holds an open run.
+async fn open_runs(demo: &Demo) -> i64 {
+    let path = demo.dir.path().join("demo/covenant.db");
+    if !path.exists() {
+        return 0;
+    }
+    let Ok(mut c) = SqliteConnection::connect(&format!("sqlite://{}?mode=ro", path.display())).await else {
+        return 0;
+    };
+    let n =
+        sqlx::query_scalar("SELECT count(*) FROM dsr_runs WHERE state = 'open'").fetch_one(&mut c).await.unwrap_or(0);
+    let _ = c.close().await;
+    n
+}
+
+/// A batch killed (SIGKILL) while a chunk's runs are open, then run again from the same file:
+/// the open runs are resumed and the databases end as those of an uninterrupted batch.
+#[test]
+fn killed_batch_is_finished_by_running_the_file_again() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let clean = Demo::sqlite_with(2000);
+        let killed = Demo::sqlite_with(2000);
+        let users = clean.users(60).await;
+        assert_eq!(killed.users(60).await, users, "the demo data is deterministic");
+        let input: String = users
+            .iter()
+            .map(|u| format!("{{\"kind\": \"erasure\", \"identities\": {{\"email\": \"{u}\"}}}}\n"))
+            .collect();
+        let args = ["--input", "requests.jsonl", "--chunk", "10"];
+        let run = |demo: &Demo| {
+            let file = demo.file("requests.jsonl", &input);
+            let mut cmd = covenant();
+            cmd.args(["dsr", "batch", "--config"])
+                .arg(demo.config())
+                .args(["--input"])
+                .arg(file)
+                .args(&args[2..])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            cmd
+        };
+        let out = run(&clean).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let expected = dump(&clean).await;
+
+        let mut child = run(&killed).spawn().unwrap();
+        let mut seen = false;
+        while child.try_wait().unwrap().is_none() {
+            if open_runs(&killed).await > 0 {
+                seen = true;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(seen, "the batch ended before a run was seen open");
+        let left_open = open_runs(&killed).await;
+        let out = run(&killed).output().unwrap();
+        let stdout = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", text(&out.stderr));
+        assert!(stdout.contains("60 request(s) done (erasure 60), 0 failed"), "{stdout}");
+        if left_open > 0 {
+            assert!(stdout.contains(&format!("{left_open} resumed an interrupted run")), "{left_open} open: {stdout}");
+        } else {
+            println!("note: the kill fell after the open chunk had finished");
+        }
+        assert_eq!(open_runs(&killed).await, 0);
+        let got = dump(&killed).await;
+        for (table, rows) in &expected {
+            assert_eq!(&got[table], rows, "table {table} differs from the uninterrupted batch");
+        }
+    });
 }
