@@ -592,32 +592,56 @@ fn head(e: &Entry) -> serde_json::Map<String, Value> {
 }
 
 fn dry_run(config: &Config, entries: &[Entry], format: Format) -> Result<ExitCode> {
+    use std::io::Write as _;
     let datasets = config.dataset_list();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut writes = 0;
+    // A plan's summary depends on the kinds of the identities, not on their values.
+    let mut summaries: HashMap<(RequestKind, Vec<String>, String), String> = HashMap::new();
     for e in entries {
         let r = &e.request;
-        let plan = match covenant_dsr::plan::build(&config.policy, &datasets, r.kind, &r.identities, &r.scope) {
-            Ok(p) => p,
-            Err(err) => return Ok(refuse(&format!("line {}: {err}", e.line))),
-        };
         if r.kind.writes_databases() {
             writes += 1;
         }
+        let build = || covenant_dsr::plan::build(&config.policy, &datasets, r.kind, &r.identities, &r.scope);
         match format {
             Format::Json => {
+                let plan = match build() {
+                    Ok(p) => p,
+                    Err(err) => return Ok(refuse(&format!("line {}: {err}", e.line))),
+                };
                 let mut m = head(e);
                 m.insert("plan".into(), plan.to_json());
-                println!("{}", serde_json::to_string(&Value::Object(m))?);
+                writeln!(out, "{}", serde_json::to_string(&Value::Object(m))?)?;
             }
-            Format::Text => println!("line {}: {} for {}: {}", e.line, r.kind, identities_text(r), plan_summary(&plan)),
+            Format::Text => {
+                let mut kinds: Vec<String> = r.identities.iter().map(Identity::kind_name).collect();
+                kinds.sort();
+                kinds.dedup();
+                let sig = (r.kind, kinds, r.scope.key());
+                let summary = match summaries.get(&sig) {
+                    Some(s) => s.clone(),
+                    None => {
+                        let s = match build() {
+                            Ok(p) => plan_summary(&p),
+                            Err(err) => return Ok(refuse(&format!("line {}: {err}", e.line))),
+                        };
+                        summaries.insert(sig, s.clone());
+                        s
+                    }
+                };
+                writeln!(out, "line {}: {} for {}: {summary}", e.line, r.kind, identities_text(r))?;
+            }
         }
     }
     if format == Format::Text {
-        println!(
+        writeln!(
+            out,
             "{} request(s) planned ({writes} would write to the databases); dry run: nothing was written (`covenant dsr plan` shows one plan in full)",
             entries.len()
-        );
+        )?;
     }
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 
