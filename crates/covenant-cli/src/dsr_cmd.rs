@@ -57,6 +57,67 @@ pub enum DsrCommand {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
+    /// Run many requests from a file (JSON Lines or CSV), in batches
+    ///
+    /// The whole file is checked first: every bad line is reported with its line number and
+    /// nothing runs (exit 2). Then the requests run in chunks of --chunk: the erasures and
+    /// rectifications of a chunk are looked up --concurrency at a time and written in one
+    /// transaction per database; other kinds run one by one. A failed request fails alone.
+    /// Prints a line per failed request and a summary (text), or one JSON object per request on
+    /// standard output (json). Exits 0 when every request is done, 1 when some failed (the
+    /// others are done), 2 when the input or the configuration is wrong (nothing ran).
+    ///
+    /// JSON Lines: one request per line (blank lines are skipped):
+    ///
+    ///   {"kind": "erasure", "identities": {"email": "ada@example.com", "phone": "+358401234567"}}
+    ///   {"kind": "access", "identities": ["email=bob@example.com", "account_id=u_123"]}
+    ///   {"kind": "rectification", "identities": {"email": "ada@example.com"},
+    ///    "set": {"email": "ada@example.org"}}                       (one line in the file)
+    ///   {"kind": "objection", "identities": {"email": "eve@example.com"},
+    ///    "purposes": ["newsletter"], "id": "ticket-4411"}           (one line in the file)
+    ///   {"kind": "erasure", "identities": {"email": "joe@example.com"}, "customer": "acme"}
+    ///
+    /// Fields, as the arguments of `covenant dsr run`:
+    ///   kind        access, export, erasure, rectification, restriction, objection or confirm
+    ///   identities  {"KIND": "VALUE" or ["VALUE", ...]} or ["KIND=VALUE", ...] (--identity);
+    ///               KIND is email, phone, account_id or external:SYSTEM
+    ///   set, old    rectification: {"KIND": "NEW"} or ["KIND=NEW"] (--set), the old value (--old)
+    ///   purposes    objection: ["ACTIVITY", ...] (--purpose)
+    ///   customer    act for this customer, on its rows only (--customer)
+    ///   id          the request's id (--request-id): runs with the same id resume each other
+    ///
+    /// CSV: a header naming the columns, then one request per line; the columns are `kind`,
+    /// identity kinds (`email`, `phone`, `account_id`, `external:SYSTEM`; empty cells are
+    /// skipped), `set:KIND`, `old`, `purposes` (separated by `;`), `customer` and `id`:
+    ///
+    ///   kind,email,phone,set:email,id
+    ///   erasure,ada@example.com,+358401234567,,
+    ///   rectification,bob@example.com,,bob@example.org,ticket-7
+    ///
+    /// At most 100,000 requests (64 MiB) per file: split larger ones. Rerunning the same file
+    /// after an interruption is safe: each erasure and rectification is journaled under its
+    /// request's key (its `id`, else its kind, identities, customer and values), so a run left
+    /// open is resumed ("resuming run ...") and a finished one finds nothing more to change.
+    ///
+    /// Worked example, on the demo application (`covenant demo-data --out demo-app`):
+    ///
+    ///   $ cat requests.jsonl
+    ///   {"kind": "erasure", "identities": {"email": "grace@example.org"}}
+    ///   {"kind": "erasure", "identities": {"email": "ada@example.com"}, "id": "ticket-4411"}
+    ///   {"kind": "access", "identities": {"email": "bob@example.com"}}
+    ///   $ covenant dsr batch --config demo-app/covenant.toml --input requests.jsonl --dry-run
+    ///   line 1: erasure for email:grace@example.org: 11 lookup(s) in 2 database(s); ...
+    ///   ...
+    ///   $ covenant dsr batch --config demo-app/covenant.toml --input requests.jsonl
+    ///   3 request(s) done (access 1, erasure 2), 0 failed
+    ///   rows: 25 deleted, 4 updated, 11 mention(s) cut
+    ///   0.08 s, 37.4 erasures per second
+    ///
+    /// Example: covenant dsr batch --config covenant.toml --input requests.csv --chunk 500
+    ///
+    /// Example: covenant dsr batch --config covenant.toml --input - --format json < requests.jsonl
+    #[command(verbatim_doc_comment)]
+    Batch(crate::dsr_batch::BatchArgs),
     /// List the journaled runs (erasures, rectifications, restrictions, objections), newest first
     Runs {
         /// The configuration file

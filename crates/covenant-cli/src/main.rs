@@ -14,6 +14,7 @@ mod bench_http;
 mod dataset_cmd;
 mod demo;
 mod demo_data;
+mod dsr_batch;
 mod dsr_cmd;
 mod policy_cmd;
 mod serve;
@@ -556,6 +557,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 })
             }
             dsr_cmd::DsrCommand::Runs { config, limit, format } => dsr_cmd::runs(&config, limit, format),
+            dsr_cmd::DsrCommand::Batch(args) => dsr_batch::run(&args),
         },
         Command::Bench(BenchCommand::Dsr { contacts, postgres, config, out, samples, batch, concurrency, chunk }) => {
             bench_dsr::run(&bench_dsr::DsrBenchOptions {

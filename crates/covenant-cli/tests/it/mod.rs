@@ -1,1 +1,2 @@
+mod dsr_batch;
 mod dsr_kill;
