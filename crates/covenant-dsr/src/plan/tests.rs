@@ -137,6 +137,7 @@ fn dataset_of(spec: &Spec) -> Dataset {
                 name: "email".into(),
                 category: None,
                 identity: (i == 0).then(|| "email".parse().unwrap()),
+                matching: Default::default(),
                 erase: Some(Strategy::Null),
                 description: None,
             }];
@@ -149,6 +150,7 @@ fn dataset_of(spec: &Spec) -> Dataset {
                         name: col.clone(),
                         category: None,
                         identity: None,
+                        matching: Default::default(),
                         erase: Some(Strategy::Null),
                         description: None,
                     });
