@@ -31,10 +31,17 @@ fn pair_databases<'a>(files: &[PathBuf], dbs: &'a [String]) -> Result<Vec<Option
     }
 }
 
-/// Adds the problems `dataset` has against the live database to `checked`, located in its text.
-fn check_against(checked: &mut CheckedDataset, schema: &DatabaseSchema) {
-    let Some(dataset) = &checked.dataset else { return };
+/// Adds the problems `dataset` has against the live database to `checked`, located in its text:
+/// what the schema lacks, and identity columns whose stored values exact lookups miss.
+fn check_against(
+    checked: &mut CheckedDataset,
+    schema: &DatabaseSchema,
+    url: &str,
+    rt: &tokio::runtime::Runtime,
+) -> Result<()> {
+    let Some(dataset) = &checked.dataset else { return Ok(()) };
     let mut found = introspect::missing_in_database(dataset, schema);
+    found.extend(rt.block_on(introspect::identity_case_warnings(url, dataset, schema))?);
     let locator = match Format::from_path(Path::new(&checked.source.name)) {
         Format::Toml => Locator::toml(&checked.source.text),
         Format::Yaml => Locator::yaml(&checked.source.text),
@@ -46,6 +53,7 @@ fn check_against(checked: &mut CheckedDataset, schema: &DatabaseSchema) {
     }
     checked.diagnostics.extend(found);
     checked.diagnostics.sort_by_key(|d| (std::cmp::Reverse(d.severity), d.span.as_ref().map(|s| s.start)));
+    Ok(())
 }
 
 pub fn check(
@@ -58,8 +66,8 @@ pub fn check(
     let policy = policy_cmd::load(policy_file)?;
     let pairs = pair_databases(files, dbs)?;
     let mut schemas: HashMap<&str, DatabaseSchema> = HashMap::new();
-    if !dbs.is_empty() {
-        let rt = crate::serve::runtime()?;
+    let rt = if dbs.is_empty() { None } else { Some(crate::serve::runtime()?) };
+    if let Some(rt) = &rt {
         for url in dbs {
             if !schemas.contains_key(url.as_str()) {
                 let schema = rt.block_on(introspect::introspect(url))?;
@@ -78,8 +86,10 @@ pub fn check(
                 continue;
             }
         };
-        if let Some(schema) = db.and_then(|url| schemas.get(url)) {
-            check_against(&mut checked, schema);
+        if let (Some(url), Some(rt)) = (db, &rt)
+            && let Some(schema) = schemas.get(url)
+        {
+            check_against(&mut checked, schema, url, rt)?;
         }
         if !checked.diagnostics.is_empty() {
             eprintln!("{}", checked.render());

@@ -94,6 +94,20 @@ pub fn quote(ident: &str) -> String {
     format!("\"{}\"", ident.replace('"', "\"\""))
 }
 
+/// How a lookup compares a column with the values it looks for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Matching {
+    /// The column's own equality: `"email" IN (…)` (SQLite), `"email" = $1` (PostgreSQL).
+    #[default]
+    Exact,
+    /// Equal but for letter case: `"email" COLLATE NOCASE IN (…)` on SQLite (ASCII letters, as
+    /// SQLite's `NOCASE` folds them; an index on `(email COLLATE NOCASE)` serves it), and
+    /// `lower("email") = lower($1)` on PostgreSQL (the database's own case mapping; an index on
+    /// `(lower(email))` serves it).
+    CaseInsensitive,
+}
+
 /// One write, addressed by primary key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "op")]
@@ -352,6 +366,19 @@ impl Connector {
         keys: &[Vec<Value>],
     ) -> Result<Vec<Vec<Value>>, ConnectorError> {
         self.session().await?.fetch(table, select, match_columns, keys).await
+    }
+
+    /// The rows of `table` whose `column` equals one of `values` under `matching`, with the
+    /// `select` columns in that order (see [`Session::fetch_matching`]).
+    pub async fn fetch_matching(
+        &self,
+        table: &TableRef,
+        select: &[String],
+        column: &str,
+        matching: Matching,
+        values: &[Value],
+    ) -> Result<Vec<Vec<Value>>, ConnectorError> {
+        self.session().await?.fetch_matching(table, select, column, matching, values).await
     }
 
     /// One connection of the pool, held until the session is dropped: the lookups of one
@@ -703,6 +730,37 @@ impl Session<'_> {
         match_columns: &[String],
         keys: &[Vec<Value>],
     ) -> Result<Vec<Vec<Value>>, ConnectorError> {
+        self.fetch_rows(table, select, match_columns, Matching::Exact, keys).await
+    }
+
+    /// The rows of `table` whose `column` equals one of `values` under `matching` (an identity
+    /// column stored as `Ada@Example.COM` is found by `ada@example.com` when case-insensitive),
+    /// with the `select` columns in that order. Nulls match nothing. Rows come in no particular
+    /// order; a row comes once per statement, so a list long enough to be split (more than
+    /// [`CHUNK`] values on SQLite, `PG_CHUNK` on PostgreSQL) that holds two spellings of one
+    /// value may return a row twice.
+    pub async fn fetch_matching(
+        &mut self,
+        table: &TableRef,
+        select: &[String],
+        column: &str,
+        matching: Matching,
+        values: &[Value],
+    ) -> Result<Vec<Vec<Value>>, ConnectorError> {
+        let keys: Vec<Vec<Value>> = values.iter().map(|v| vec![v.clone()]).collect();
+        self.fetch_rows(table, select, &[column.to_owned()], matching, &keys).await
+    }
+
+    /// [`Session::fetch`] with the comparison of a single match column chosen by `matching`;
+    /// several match columns are always compared exactly.
+    async fn fetch_rows(
+        &mut self,
+        table: &TableRef,
+        select: &[String],
+        match_columns: &[String],
+        matching: Matching,
+        keys: &[Vec<Value>],
+    ) -> Result<Vec<Vec<Value>>, ConnectorError> {
         if let Some(bad) = keys.iter().find(|k| k.len() != match_columns.len()) {
             return Err(ConnectorError::Arity(bad.len(), match_columns.len()));
         }
@@ -725,7 +783,11 @@ impl Session<'_> {
                 let cols = select.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", ");
                 for chunk in keys.chunks(per) {
                     let n = bucket(chunk.len()).min(per).max(chunk.len());
-                    let sql = format!("SELECT {cols} FROM {} WHERE {}", table.quoted(), sqlite_in(match_columns, n, 1));
+                    let condition = match (matching, match_columns) {
+                        (Matching::CaseInsensitive, [column]) => sqlite_in_nocase(column, n, 1),
+                        _ => sqlite_in(match_columns, n, 1),
+                    };
+                    let sql = format!("SELECT {cols} FROM {} WHERE {condition}", table.quoted());
                     let mut q = sqlx::query(AssertSqlSafe(sql));
                     for i in 0..n {
                         let key = chunk.get(i).or(chunk.last()).copied().into_iter().flatten();
@@ -758,24 +820,40 @@ impl Session<'_> {
                     // PostgreSQL caches as an index lookup; an array's generic plan is costed
                     // for a list of unknown length and may scan.
                     let col = Connector::pg_column(&info, table, &match_columns[0])?;
-                    let sql = format!(
-                        "SELECT {cols} FROM {} WHERE {} = CAST($1 AS {})",
-                        table.quoted(),
-                        quote(&match_columns[0]),
-                        col.sql_type
-                    );
+                    let sql = match matching {
+                        Matching::Exact => format!(
+                            "SELECT {cols} FROM {} WHERE {} = CAST($1 AS {})",
+                            table.quoted(),
+                            quote(&match_columns[0]),
+                            col.sql_type
+                        ),
+                        Matching::CaseInsensitive => format!(
+                            "SELECT {cols} FROM {} WHERE {} = lower(CAST($1 AS text))",
+                            table.quoted(),
+                            pg_lower(&match_columns[0], col)
+                        ),
+                    };
                     let mut rows = sqlx::query(AssertSqlSafe(sql)).bind(keys[0][0].as_text()).fetch(&mut **conn);
                     while let Some(row) = rows.try_next().await.map_err(query_err("reading", table))? {
                         out.push(decode_pg(&row, &kinds).map_err(query_err("reading", table))?);
                     }
                 } else if match_columns.len() == 1 {
                     let col = Connector::pg_column(&info, table, &match_columns[0])?;
-                    let sql = format!(
-                        "SELECT {cols} FROM {} WHERE {} = ANY(CAST($1 AS {}[]))",
-                        table.quoted(),
-                        quote(&match_columns[0]),
-                        col.sql_type
-                    );
+                    let sql = match matching {
+                        Matching::Exact => format!(
+                            "SELECT {cols} FROM {} WHERE {} = ANY(CAST($1 AS {}[]))",
+                            table.quoted(),
+                            quote(&match_columns[0]),
+                            col.sql_type
+                        ),
+                        // The list is lowered once (an init plan), then looked up like an exact
+                        // list: `lower(col) = ANY(…)` is an index condition on `(lower(col))`.
+                        Matching::CaseInsensitive => format!(
+                            "SELECT {cols} FROM {} WHERE {} = ANY(ARRAY(SELECT lower(v) FROM unnest(CAST($1 AS text[])) AS v))",
+                            table.quoted(),
+                            pg_lower(&match_columns[0], col)
+                        ),
+                    };
                     for chunk in keys.chunks(PG_CHUNK) {
                         let list: Vec<String> = chunk.iter().filter_map(|k| k[0].as_text()).collect();
                         let mut rows = sqlx::query(AssertSqlSafe(sql.clone())).bind(list).fetch(&mut **conn);
@@ -1015,6 +1093,22 @@ fn sqlite_in(columns: &[String], n: usize, start: usize) -> String {
     }
 }
 
+/// `"email" COLLATE NOCASE IN ($s, …)` for `n` values: the comparison takes the collation of its
+/// left side, so an index with that collation serves it.
+fn sqlite_in_nocase(column: &str, n: usize, start: usize) -> String {
+    let list = (start..start + n).map(|p| format!("${p}")).collect::<Vec<_>>().join(", ");
+    format!("{} COLLATE NOCASE IN ({list})", quote(column))
+}
+
+/// `lower("email")`: the expression an index on `(lower(email))` is built on. Columns that are
+/// not text (or varchar, char) are read as text first; no such index can serve them.
+fn pg_lower(column: &str, col: &PgColumn) -> String {
+    match col.kind {
+        PgKind::Text => format!("lower({})", quote(column)),
+        _ => format!("lower(CAST({} AS text))", quote(column)),
+    }
+}
+
 /// The composite-key form for PostgreSQL, every value cast to its column's type.
 fn pg_in(columns: &[String], types: &[String], n: usize, start: usize) -> String {
     let mut p = start;
@@ -1121,6 +1215,11 @@ mod tests {
             pg_in(&["a".into(), "b".into()], &["bigint".into(), "text".into()], 1, 1),
             "(\"a\", \"b\") IN ((CAST($1 AS bigint), CAST($2 AS text)))"
         );
+        assert_eq!(sqlite_in_nocase("email", 2, 1), "\"email\" COLLATE NOCASE IN ($1, $2)");
+        let text = PgColumn { sql_type: "character varying(200)".into(), kind: PgKind::Text };
+        let uuid = PgColumn { sql_type: "uuid".into(), kind: PgKind::Other };
+        assert_eq!(pg_lower("e\"mail", &text), "lower(\"e\"\"mail\")");
+        assert_eq!(pg_lower("id", &uuid), "lower(CAST(\"id\" AS text))");
         assert_eq!(bucket(1), 1);
         assert_eq!(bucket(3), 4);
         assert_eq!(bucket(5000), CHUNK);

@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use std::str::FromStr;
 
 use covenant_core::CategoryKey;
-use covenant_policy::dataset::{Dataset, Strategy};
+use covenant_policy::dataset::{Dataset, IdentityMatch, Strategy};
 use covenant_policy::model::{Policy, StorageLimit};
 use covenant_policy::{Diagnostic, DocPath};
 use serde::Serialize;
@@ -57,6 +57,11 @@ pub struct ColumnSchema {
     /// The declared type as the database prints it (`BIGINT`, `timestamp with time zone`).
     pub data_type: String,
     pub nullable: bool,
+    /// An index compares the column ignoring letter case, leading with it: SQLite's
+    /// `(email COLLATE NOCASE)` (or a column declared `COLLATE NOCASE`), PostgreSQL's
+    /// `(lower(email))`. Lookups with `match = "case_insensitive"` are fast with it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub case_insensitive_index: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -206,7 +211,12 @@ pub async fn introspect_sqlite(conn: &mut SqliteConnection) -> Result<DatabaseSc
             if pk_pos > 0 {
                 pk.push((pk_pos, column.clone()));
             }
-            columns.push(ColumnSchema { name: column, data_type, nullable: not_null == 0 && pk_pos == 0 });
+            columns.push(ColumnSchema {
+                name: column,
+                data_type,
+                nullable: not_null == 0 && pk_pos == 0,
+                case_insensitive_index: false,
+            });
         }
         pk.sort();
         let rows = sqlx::query(
@@ -255,6 +265,19 @@ pub async fn introspect_sqlite(conn: &mut SqliteConnection) -> Result<DatabaseSc
             if let Some(cols) = cols.into_iter().collect::<Option<Vec<String>>>() {
                 unique_keys.push(cols);
             }
+        }
+        // Indexes whose first column compares ignoring case (declared on the index, or taken
+        // from the column's own collation).
+        let nocase: Vec<String> = sqlx::query_scalar(
+            "SELECT x.name FROM pragma_index_list(?1) AS l, pragma_index_xinfo(l.name) AS x \
+             WHERE l.partial = 0 AND x.seqno = 0 AND x.key = 1 AND x.name IS NOT NULL AND upper(x.coll) = 'NOCASE'",
+        )
+        .bind(&name)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(q("reading the indexes"))?;
+        for c in &mut columns {
+            c.case_insensitive_index = nocase.contains(&c.name);
         }
         let mut fks: Vec<ForeignKey> = fks.into_iter().map(|(_, fk)| fk).collect();
         for i in implicit_targets {
@@ -339,7 +362,12 @@ pub async fn introspect_postgres(conn: &mut PgConnection, schemas: &[String]) ->
             });
             tables.len() - 1
         });
-        tables[i].columns.push(ColumnSchema { name: column, data_type, nullable: !not_null });
+        tables[i].columns.push(ColumnSchema {
+            name: column,
+            data_type,
+            nullable: !not_null,
+            case_insensitive_index: false,
+        });
     }
 
     let rows = sqlx::query(
@@ -422,8 +450,46 @@ pub async fn introspect_postgres(conn: &mut PgConnection, schemas: &[String]) ->
             fk.target.push(target);
         }
     }
+    // Expression indexes on `lower(column)`, for lookups that ignore case.
+    let rows = sqlx::query(
+        "SELECT n.nspname::text, c.relname::text, pg_get_indexdef(i.indexrelid, 1, true) \
+         FROM pg_catalog.pg_index i \
+         JOIN pg_catalog.pg_class c ON c.oid = i.indrelid \
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         WHERE i.indexprs IS NOT NULL AND i.indpred IS NULL AND n.nspname = ANY($1)",
+    )
+    .bind(&schemas)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(q("reading the indexes"))?;
+    for r in rows {
+        let schema: String = r.try_get(0).map_err(q("reading the indexes"))?;
+        let table: String = r.try_get(1).map_err(q("reading the indexes"))?;
+        let expression: String = r.try_get(2).map_err(q("reading the indexes"))?;
+        let (Some(&i), Some(column)) = (index.get(&(schema, table)), lowered_column(&expression)) else { continue };
+        if let Some(c) = tables[i].columns.iter_mut().find(|c| c.name == column) {
+            c.case_insensitive_index = true;
+        }
+    }
     order_foreign_keys(&mut tables);
     Ok(DatabaseSchema { dialect: Dialect::Postgres, default_schema: current, tables })
+}
+
+/// The column of an index expression `lower(email)`, as PostgreSQL prints it: `lower(email)`,
+/// `lower(email::text)` (a varchar column), `lower("E-mail"::text)`. `None` for anything else.
+fn lowered_column(expression: &str) -> Option<String> {
+    let inner = expression.strip_prefix("lower(")?.strip_suffix(')')?;
+    let inner = inner.strip_suffix("::text").unwrap_or(inner);
+    let inner = inner.strip_prefix('(').and_then(|i| i.strip_suffix(')')).unwrap_or(inner);
+    match inner.strip_prefix('"').and_then(|i| i.strip_suffix('"')) {
+        Some(quoted) if !quoted.replace("\"\"", "").contains('"') => Some(quoted.replace("\"\"", "\"")),
+        Some(_) => None,
+        None => inner
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '$')
+            .then(|| inner.to_owned())
+            .filter(|i| !i.is_empty()),
+    }
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -561,6 +627,98 @@ pub fn missing_in_database(dataset: &Dataset, schema: &DatabaseSchema) -> Vec<Di
         }
     }
     out
+}
+
+/// Warnings about email identity columns matched exactly (the default) that hold values with
+/// capitals: lookups compare them with the lowercased identity, so those rows would be missing
+/// from an access request and left behind by an erasure. Counts such rows in the database at
+/// `url`, one query per column. Columns `schema` lacks or does not declare as text are skipped
+/// (a missing one is an error of [`missing_in_database`]), and so are `citext` columns, which
+/// compare ignoring case already; so does SQLite for a column declared `COLLATE NOCASE`, which
+/// the count then leaves out.
+pub async fn identity_case_warnings(
+    url: &str,
+    dataset: &Dataset,
+    schema: &DatabaseSchema,
+) -> Result<Vec<Diagnostic>, IntrospectError> {
+    let mut checks = Vec::new();
+    for (ti, t) in dataset.tables.iter().enumerate() {
+        let Some(db) = schema.table(t.schema.as_deref(), &t.name) else { continue };
+        for (ci, c) in t.columns.iter().enumerate() {
+            let email = c.identity.as_ref().is_some_and(|i| i.kind() == covenant_core::IdentityKind::Email);
+            let text = db
+                .column(&c.name)
+                .is_some_and(|col| is_text(&col.data_type) && !col.data_type.to_ascii_lowercase().contains("citext"));
+            if email && text && c.matching == IdentityMatch::Exact {
+                let table = crate::connector::TableRef::new(t.schema.as_deref(), &t.name);
+                let col = crate::connector::quote(&c.name);
+                let sql = format!("SELECT count(*) FROM {} WHERE {col} <> lower({col})", table.quoted());
+                checks.push((ti, ci, sql));
+            }
+        }
+    }
+    if checks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let shown = redact_url(url);
+    let failed = |source| IntrospectError::Query { url: shown.clone(), what: "counting emails with capitals", source };
+    let mut counts = Vec::with_capacity(checks.len());
+    if url.starts_with("sqlite:") {
+        let opts = sqlx::sqlite::SqliteConnectOptions::from_str(url)
+            .map_err(|source| IntrospectError::Connect { url: shown.clone(), source })?
+            .read_only(true)
+            .create_if_missing(false);
+        let mut conn = SqliteConnection::connect_with(&opts)
+            .await
+            .map_err(|source| IntrospectError::Connect { url: shown.clone(), source })?;
+        for (_, _, sql) in &checks {
+            let n: i64 =
+                sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())).fetch_one(&mut conn).await.map_err(failed)?;
+            counts.push(n);
+        }
+        let _ = conn.close().await;
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        let mut conn = PgConnection::connect(url)
+            .await
+            .map_err(|source| IntrospectError::Connect { url: shown.clone(), source })?;
+        for (_, _, sql) in &checks {
+            let n: i64 =
+                sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())).fetch_one(&mut conn).await.map_err(failed)?;
+            counts.push(n);
+        }
+        let _ = conn.close().await;
+    } else {
+        return Err(IntrospectError::UnsupportedUrl { url: shown });
+    }
+    let mut out = Vec::new();
+    for ((ti, ci, _), n) in checks.into_iter().zip(counts) {
+        if n == 0 {
+            continue;
+        }
+        let t = &dataset.tables[ti];
+        let c = &t.columns[ci];
+        out.push(
+            Diagnostic::warning(
+                "identity-case",
+                DocPath::at("tables", ti).key("columns").index(ci).key("identity"),
+                format!(
+                    "{n} row{} of `{}.{}` hold{} an email with capitals, which exact lookups by the lowercased address do not find",
+                    if n == 1 { "" } else { "s" },
+                    t.name,
+                    c.name,
+                    if n == 1 { "s" } else { "" }
+                ),
+            )
+            .with_help(format!(
+                "set `match = \"case_insensitive\"` on the column (fast with an index on `{}`), or store the addresses lowercased",
+                match schema.dialect {
+                    Dialect::Sqlite => format!("({} COLLATE NOCASE)", c.name),
+                    Dialect::Postgres => format!("(lower({}))", c.name),
+                }
+            )),
+        );
+    }
+    Ok(out)
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -874,6 +1032,8 @@ struct DraftColumn {
     standard: &'static str,
     category: Option<CategoryKey>,
     identity: Option<&'static str>,
+    /// An email identity column an index compares ignoring case: proposed `case_insensitive`.
+    case_insensitive: bool,
     erase: Option<String>,
     comment: String,
 }
@@ -985,13 +1145,16 @@ fn draft_table(
             },
             None => (CategoryKey::parse(guess.standard).ok(), "a standard taxonomy key".to_owned()),
         };
+        let case_insensitive = guess.identity == Some("email") && c.case_insensitive_index;
+        let case = if case_insensitive { "; an index compares it ignoring case, so lookups do" } else { "" };
         columns.push(DraftColumn {
             name: c.name.clone(),
             standard: guess.standard,
             category,
             identity: guess.identity,
+            case_insensitive,
             erase: guess.erase.map(str::to_owned),
-            comment: format!("guessed: {}; {how}", guess.why),
+            comment: format!("guessed: {}; {how}{case}", guess.why),
         });
     }
 
@@ -1076,6 +1239,9 @@ fn draft_table(
             let mut fields = vec![format!("name = {}", toml_str(&c.name))];
             if let Some(i) = c.identity {
                 fields.push(format!("identity = {}", toml_str(i)));
+            }
+            if c.case_insensitive {
+                fields.push(format!("match = {}", toml_str(IdentityMatch::CaseInsensitive.as_str())));
             }
             if let Some(k) = &c.category {
                 fields.push(format!("category = {}", toml_str(k.as_str())));
@@ -1410,8 +1576,18 @@ mod tests {
                 schema: None,
                 name: "users".into(),
                 columns: vec![
-                    ColumnSchema { name: "id".into(), data_type: "INTEGER".into(), nullable: false },
-                    ColumnSchema { name: "email".into(), data_type: "TEXT".into(), nullable: false },
+                    ColumnSchema {
+                        name: "id".into(),
+                        data_type: "INTEGER".into(),
+                        nullable: false,
+                        case_insensitive_index: false,
+                    },
+                    ColumnSchema {
+                        name: "email".into(),
+                        data_type: "TEXT".into(),
+                        nullable: false,
+                        case_insensitive_index: false,
+                    },
                 ],
                 primary_key: vec!["id".into()],
                 unique_keys: vec![],
@@ -1452,6 +1628,138 @@ primary_key = ["id"]
         assert!(found[1].2.contains("`users.created_at`"), "{}", found[1].2);
         let help = missing_in_database(&ds, &schema).into_iter().nth(3).unwrap().help.unwrap();
         assert!(help.contains("did you mean `email`?"), "{help}");
+    }
+
+    #[test]
+    fn lowered_columns_are_read_from_index_expressions() {
+        assert_eq!(lowered_column("lower(email)").as_deref(), Some("email"));
+        assert_eq!(lowered_column("lower(email::text)").as_deref(), Some("email"));
+        assert_eq!(lowered_column("lower((email)::text)").as_deref(), Some("email"));
+        assert_eq!(lowered_column("lower(\"E-\"\"mail\"::text)").as_deref(), Some("E-\"mail"));
+        for other in ["upper(email)", "lower(email || name)", "lower(trim(email))", "email", "lower()"] {
+            assert_eq!(lowered_column(other), None, "{other}");
+        }
+    }
+
+    const CASES: &str = r#"
+schema = 1
+id = "app"
+name = "App"
+[[tables]]
+name = "people"
+primary_key = ["id"]
+columns = [
+  { name = "email", identity = "email", match = "case_insensitive" },
+  { name = "work_email", identity = "email" },
+  { name = "alt_email", identity = "email" },
+  { name = "lower_email", identity = "email" },
+]
+"#;
+
+    /// What introspection, drafting and the data check say about the case of `people`'s emails.
+    async fn check_case(url: &str) {
+        let schema = introspect(url).await.unwrap();
+        let people = schema.table(None, "people").unwrap();
+        let indexed: Vec<&str> =
+            people.columns.iter().filter(|c| c.case_insensitive_index).map(|c| c.name.as_str()).collect();
+        let draft = draft_annotations(&schema, &DraftOptions { id: "app", source: "test", policy: None });
+        let ds = parse_dataset(&draft, Format::Toml).unwrap();
+        let proposed: Vec<&str> = ds.tables[0]
+            .columns
+            .iter()
+            .filter(|c| c.matching == IdentityMatch::CaseInsensitive)
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(proposed, indexed, "{draft}");
+        let ds = parse_dataset(CASES, Format::Toml).unwrap();
+        let warned: Vec<(String, String)> = identity_case_warnings(url, &ds, &schema)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| (d.path.to_string(), d.message))
+            .collect();
+        assert_eq!(warned.len(), 1, "{warned:?}");
+        assert_eq!(warned[0].0, "tables[0].columns[2].identity");
+        assert!(warned[0].1.starts_with("2 rows of `people.alt_email` hold an email with capitals"), "{}", warned[0].1);
+    }
+
+    const PEOPLE_ROWS: &str = "INSERT INTO people VALUES \
+        (1, 'Ada@Example.COM', 'Ada@Work.COM', 'Ada@Alt.com', 'ada@example.com'), \
+        (2, 'bob@example.com', 'bob@work.com', 'BOB@alt.com', 'bob@example.com'), \
+        (3, NULL, NULL, NULL, NULL);";
+
+    #[test]
+    fn sqlite_case_insensitive_indexes_are_proposed_and_capitals_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        // `email` has a NOCASE index, `work_email` is a NOCASE column with an ordinary index;
+        // `alt_email` and `lower_email` have neither.
+        let url = sqlite_db(
+            dir.path(),
+            "app.db",
+            &format!(
+                "CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT, work_email TEXT COLLATE NOCASE, alt_email TEXT, lower_email TEXT);\
+                 CREATE INDEX people_email ON people (email COLLATE NOCASE);\
+                 CREATE INDEX people_work ON people (work_email);\
+                 CREATE INDEX people_alt ON people (alt_email);\
+                 {PEOPLE_ROWS}"
+            ),
+        );
+        let rt = runtime();
+        let schema = rt.block_on(introspect(&url)).unwrap();
+        let flags: Vec<(&str, bool)> =
+            schema.tables[0].columns.iter().map(|c| (c.name.as_str(), c.case_insensitive_index)).collect();
+        assert_eq!(
+            flags,
+            [("id", false), ("email", true), ("work_email", true), ("alt_email", false), ("lower_email", false)]
+        );
+        rt.block_on(check_case(&url));
+    }
+
+    #[test]
+    fn postgres_lower_indexes_are_proposed_and_capitals_counted() {
+        let Ok(base) = std::env::var("COVENANT_TEST_POSTGRES_URL") else { return };
+        runtime().block_on(async {
+            let name = format!("covenant_introspect_case_{}", std::process::id());
+            let mut admin = PgConnection::connect(&base).await.unwrap();
+            let drop = format!("DROP DATABASE IF EXISTS \"{name}\"");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(drop.clone())).execute(&mut admin).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).execute(&mut admin).await.unwrap();
+            let url = with_database(&base, &name);
+            let mut conn = PgConnection::connect(&url).await.unwrap();
+            // `email` (varchar) and `work_email` have `lower()` indexes; `alt_email` an
+            // ordinary one; a partial `lower()` index does not count.
+            let sql = format!(
+                "CREATE TABLE people (id BIGINT PRIMARY KEY, email VARCHAR(200), work_email TEXT, alt_email TEXT, lower_email TEXT);\
+                 CREATE INDEX people_email ON people (lower(email));\
+                 CREATE INDEX people_work ON people (lower(work_email));\
+                 CREATE INDEX people_alt ON people (alt_email);\
+                 CREATE INDEX people_lower_partial ON people (lower(lower_email)) WHERE id > 100;\
+                 {PEOPLE_ROWS}"
+            );
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.unwrap();
+            conn.close().await.unwrap();
+            let schema = introspect(&url).await.unwrap();
+            let indexed: Vec<&str> = schema.tables[0]
+                .columns
+                .iter()
+                .filter(|c| c.case_insensitive_index)
+                .map(|c| c.name.as_str())
+                .collect();
+            assert_eq!(indexed, ["email", "work_email"]);
+            // `work_email` is text without NOCASE here: its capitals count too.
+            let ds = parse_dataset(CASES, Format::Toml).unwrap();
+            let warned: Vec<String> = identity_case_warnings(&url, &ds, &schema)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|d| format!("{} {}", d.path, d.message))
+                .collect();
+            assert_eq!(warned.len(), 2, "{warned:?}");
+            assert!(warned[0].starts_with("tables[0].columns[1].identity 1 row of `people.work_email` holds"), "{warned:?}");
+            assert!(warned[1].starts_with("tables[0].columns[2].identity 2 rows of `people.alt_email`"), "{warned:?}");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(drop)).execute(&mut admin).await.unwrap();
+            admin.close().await.unwrap();
+        });
     }
 
     #[test]

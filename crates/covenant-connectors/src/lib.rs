@@ -7,6 +7,6 @@ pub mod introspect;
 pub mod value;
 
 pub use connector::{
-    Backend, CHUNK, Connector, ConnectorError, ConnectorOptions, Session, TableRef, WriteOp, quote, redact,
+    Backend, CHUNK, Connector, ConnectorError, ConnectorOptions, Matching, Session, TableRef, WriteOp, quote, redact,
 };
 pub use value::Value;

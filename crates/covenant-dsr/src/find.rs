@@ -5,9 +5,9 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use covenant_connectors::{Connector, Session, TableRef, Value};
+use covenant_connectors::{Connector, Matching, Session, TableRef, Value};
 use covenant_core::Identity;
-use covenant_policy::dataset::{Dataset, Table};
+use covenant_policy::dataset::{Dataset, IdentityMatch, Table};
 
 use crate::error::DsrError;
 use crate::plan::{DatasetPlan, Plan, Scope, Via};
@@ -139,6 +139,16 @@ fn table_ref(t: &Table) -> TableRef {
     TableRef::new(t.schema.as_deref(), &t.name)
 }
 
+/// How the lookups by an identity column compare it with the person's identities: as its
+/// annotation says (a stored `Ada@Example.COM` is the person `ada@example.com` only when
+/// `match = "case_insensitive"`; promises P6, W6: complete access and erasure).
+fn matching(t: &Table, column: &str) -> Matching {
+    match t.column(column).map(|c| c.matching) {
+        Some(IdentityMatch::CaseInsensitive) => Matching::CaseInsensitive,
+        Some(IdentityMatch::Exact) | None => Matching::Exact,
+    }
+}
+
 /// One dataset with its annotations, plan and connector.
 pub struct Source<'a> {
     pub dataset: &'a Dataset,
@@ -211,13 +221,13 @@ pub async fn discover(plan: &Plan, sources: &[Source<'_>], identities: &[Identit
             // Identity lookups, run together.
             let mut jobs = Vec::new();
             for l in &s.plan.lookups {
-                let Via::Identity { column, kind } = &l.via else { continue };
+                let Via::Identity { column, kind, .. } = &l.via else { continue };
                 let Some(t) = s.dataset.table(&l.table) else { continue };
-                let values: Vec<Vec<Value>> = known
+                let values: Vec<Value> = known
                     .iter()
                     .filter(|i| &i.kind_name() == kind)
                     .filter(|i| asked.insert((di, t.name.clone(), column.clone(), i.key())))
-                    .map(|i| vec![Value::Text(i.value().to_owned())])
+                    .map(|i| Value::Text(i.value().to_owned()))
                     .collect();
                 let Some(rows) = f.tables.get(&t.name) else { continue };
                 if !values.is_empty() {
@@ -227,7 +237,7 @@ pub async fn discover(plan: &Plan, sources: &[Source<'_>], identities: &[Identit
             for (l, t, tr, cols, column, values) in &jobs {
                 let mut fetched = session(&mut sessions, di, s)
                     .await?
-                    .fetch(tr, cols, std::slice::from_ref(*column), values)
+                    .fetch_matching(tr, cols, column, matching(t, column), values)
                     .await
                     .map_err(DsrError::db(&s.dataset.id))?;
                 let Some(rows) = f.tables.get_mut(&t.name) else { continue };
@@ -344,17 +354,17 @@ pub async fn discover(plan: &Plan, sources: &[Source<'_>], identities: &[Identit
             }
             let mut rows = Rows { columns, rows: BTreeMap::new() };
             for (column, kind) in &r.identity_columns {
-                let values: Vec<Vec<Value>> = known
+                let values: Vec<Value> = known
                     .iter()
                     .filter(|i| &i.kind_name() == kind)
-                    .map(|i| vec![Value::Text(i.value().to_owned())])
+                    .map(|i| Value::Text(i.value().to_owned()))
                     .collect();
                 if values.is_empty() {
                     continue;
                 }
                 let fetched = session(&mut sessions, di, s)
                     .await?
-                    .fetch(&table_ref(t), &rows.columns, std::slice::from_ref(column), &values)
+                    .fetch_matching(&table_ref(t), &rows.columns, column, matching(t, column), &values)
                     .await
                     .map_err(DsrError::db(&s.dataset.id))?;
                 add_rows(&mut rows, t, fetched);

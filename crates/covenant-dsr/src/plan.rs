@@ -22,7 +22,7 @@ use std::fmt::Write as _;
 use std::str::FromStr;
 
 use covenant_core::Identity;
-use covenant_policy::dataset::{Dataset, Link, RowErasure, Strategy, Table};
+use covenant_policy::dataset::{Dataset, IdentityMatch, Link, RowErasure, Strategy, Table};
 use covenant_policy::model::Policy;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -120,8 +120,14 @@ impl Scope {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "by")]
 pub enum Via {
-    /// Rows whose identity column holds one of the person's identities of this kind.
-    Identity { column: String, kind: String },
+    /// Rows whose identity column holds one of the person's identities of this kind; compared
+    /// ignoring letter case when the column is annotated `match = "case_insensitive"`.
+    Identity {
+        column: String,
+        kind: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        case_insensitive: bool,
+    },
     /// Rows whose `columns` equal `from_columns` of the person's rows in `from`.
     Reference {
         columns: Vec<String>,
@@ -443,7 +449,11 @@ fn plan_dataset(policy: &Policy, ds: &Dataset, kind: RequestKind, scope: &Scope)
             };
             lookups.push(Lookup {
                 table: t.name.clone(),
-                via: Via::Identity { column: c.name.clone(), kind: i.to_string() },
+                via: Via::Identity {
+                    column: c.name.clone(),
+                    kind: i.to_string(),
+                    case_insensitive: c.matching == IdentityMatch::CaseInsensitive,
+                },
                 controller_column,
             });
             if !reached.contains(&t.name.as_str()) {
@@ -635,8 +645,9 @@ impl Plan {
                         None => String::new(),
                     };
                     let how = match &l.via {
-                        Via::Identity { column, kind } => {
-                            format!("{}.{column} holds one of the person's `{kind}` identities", l.table)
+                        Via::Identity { column, kind, case_insensitive } => {
+                            let case = if *case_insensitive { ", ignoring letter case" } else { "" };
+                            format!("{}.{column} holds one of the person's `{kind}` identities{case}", l.table)
                         }
                         Via::Reference { columns, from, from_columns, link, direction } => {
                             let arrow = if direction == "referencing" { "references" } else { "is referenced by" };

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use covenant_connectors::{Connector, ConnectorError, ConnectorOptions, TableRef, Value, WriteOp};
+use covenant_connectors::{Connector, ConnectorError, ConnectorOptions, Matching, TableRef, Value, WriteOp};
 
 use super::db::TestDb;
 
@@ -117,6 +117,54 @@ async fn long_lists_match_every_row_once() {
         // By a non-key column: every row whose `i` is 3.
         let rows = c.fetch(&t("kinds"), &[s("id")], &[s("i")], &[vec![Value::Integer(3)]]).await.unwrap();
         assert_eq!(rows.len(), (0..1500).filter(|i| i % 7 == 3).count());
+        c.close().await;
+        db
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn case_insensitive_lookups_find_every_spelling() {
+    // An identity column annotated `match = "case_insensitive"`: a person stored as typed is
+    // found by their normalised address (complete access and erasure, promises P6, W6).
+    both(|db| async move {
+        let c = setup(&db).await;
+        db.exec(
+            "INSERT INTO kinds (id, t) VALUES (1, 'Ada@Example.COM'), (2, 'ada@example.com'), (3, 'Bob@Example.com'), \
+             (4, NULL), (5, 'ada@example.comx'), (6, 'x'' OR ''1''=''1')",
+        )
+        .await;
+        let ids = |mut rows: Vec<Vec<Value>>| {
+            rows.sort_by_key(|r| r[0].sort_key());
+            rows.into_iter().map(|r| r[0].clone()).collect::<Vec<_>>()
+        };
+        let int = |v: &[i64]| v.iter().map(|i| Value::Integer(*i)).collect::<Vec<_>>();
+        let ada = [Value::from("ada@example.com")];
+        let fetch = |matching, values: Vec<Value>| {
+            let c = c.clone();
+            async move { ids(c.fetch_matching(&t("kinds"), &[s("id")], "t", matching, &values).await.unwrap()) }
+        };
+        // Exact: only the stored spelling, as `fetch` does.
+        assert_eq!(fetch(Matching::Exact, ada.to_vec()).await, int(&[2]));
+        assert_eq!(ids(c.fetch(&t("kinds"), &[s("id")], &[s("t")], &[ada.to_vec()]).await.unwrap()), int(&[2]));
+        // Ignoring case: every spelling, one value or a list, whatever case the value has.
+        assert_eq!(fetch(Matching::CaseInsensitive, ada.to_vec()).await, int(&[1, 2]));
+        assert_eq!(fetch(Matching::CaseInsensitive, vec![Value::from("ADA@example.COM")]).await, int(&[1, 2]));
+        let list = vec![Value::from("ada@example.com"), Value::from("bob@example.com"), Value::Null];
+        assert_eq!(fetch(Matching::CaseInsensitive, list.clone()).await, int(&[1, 2, 3]));
+        assert_eq!(fetch(Matching::Exact, list).await, int(&[2]));
+        // Lists longer than one statement holds.
+        let mut long: Vec<Value> = (0..700).map(|i| Value::from(format!("nobody{i}@example.com"))).collect();
+        long.push(Value::from("BOB@EXAMPLE.COM"));
+        assert_eq!(fetch(Matching::CaseInsensitive, long).await, int(&[3]));
+        // Values stay values.
+        assert_eq!(fetch(Matching::CaseInsensitive, vec![Value::from("X' or '1'='1")]).await, int(&[6]));
+        assert!(fetch(Matching::CaseInsensitive, vec![Value::from("ada@example")]).await.is_empty());
+        // Through a session, as data-subject requests look people up.
+        let mut session = c.session().await.unwrap();
+        let rows = session.fetch_matching(&t("kinds"), &[s("id")], "t", Matching::CaseInsensitive, &ada).await.unwrap();
+        assert_eq!(ids(rows), int(&[1, 2]));
+        drop(session);
         c.close().await;
         db
     })
@@ -295,6 +343,16 @@ async fn postgres_schemas_and_other_types() {
     let rows =
         c.fetch(&people, &[s("id"), s("n")], &[s("email")], &[vec![Value::from("ada@example.com")]]).await.unwrap();
     assert_eq!(rows, vec![vec![Value::from("0190a8e4-7a6e-7000-8000-000000000001"), Value::Integer(3)]]);
+    // Ignoring case on a varchar column, and on a column that is not text at all (read as text).
+    for (column, value) in [("email", "ADA@Example.com"), ("id", "0190A8E4-7A6E-7000-8000-000000000001")] {
+        for values in [vec![Value::from(value)], vec![Value::from(value), Value::from("other")]] {
+            let found = c.fetch_matching(&people, &[s("n")], column, Matching::CaseInsensitive, &values).await.unwrap();
+            assert_eq!(found, vec![vec![Value::Integer(3)]], "{column} {values:?}");
+        }
+    }
+    let capitals = [Value::from("ADA@Example.com")];
+    let exact = c.fetch_matching(&people, &[s("n")], "email", Matching::Exact, &capitals).await.unwrap();
+    assert!(exact.is_empty());
     let op = WriteOp::Update {
         table: people.clone(),
         key_columns: vec![s("id")],

@@ -58,6 +58,23 @@ fn demo_plan_json_is_stable() {
 }
 
 #[test]
+fn case_insensitive_identity_lookups_are_planned_and_shown() {
+    let (policy, mut datasets) = examples();
+    let exact = build(&policy, &datasets, RequestKind::Access, &ada(), &Scope::Controller).unwrap();
+    assert!(!exact.render().contains("ignoring letter case"));
+    assert!(!exact.to_json().to_string().contains("case_insensitive"), "exact plans are written as before");
+    let users = datasets[0].tables.iter_mut().find(|t| t.name == "users").unwrap();
+    users.columns.iter_mut().find(|c| c.name == "email").unwrap().matching = IdentityMatch::CaseInsensitive;
+    let plan = build(&policy, &datasets, RequestKind::Access, &ada(), &Scope::Controller).unwrap();
+    let text = plan.render();
+    assert!(text.contains("users.email holds one of the person's `email` identities, ignoring letter case"), "{text}");
+    assert_eq!(text.matches("ignoring letter case").count(), 1, "{text}");
+    let back: Plan = serde_json::from_value(plan.to_json()).unwrap();
+    assert_eq!(back, plan);
+    assert_ne!(plan.hash(), exact.hash(), "how people are found is part of the plan");
+}
+
+#[test]
 fn processor_data_is_referred_not_acted_on() {
     // promise T7: contacts (controller column) and the cards and comments reached only
     // through them are the customers' data.
@@ -137,6 +154,7 @@ fn dataset_of(spec: &Spec) -> Dataset {
                 name: "email".into(),
                 category: None,
                 identity: (i == 0).then(|| "email".parse().unwrap()),
+                matching: Default::default(),
                 erase: Some(Strategy::Null),
                 description: None,
             }];
@@ -149,6 +167,7 @@ fn dataset_of(spec: &Spec) -> Dataset {
                         name: col.clone(),
                         category: None,
                         identity: None,
+                        matching: Default::default(),
                         erase: Some(Strategy::Null),
                         description: None,
                     });

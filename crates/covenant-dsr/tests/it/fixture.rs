@@ -183,15 +183,29 @@ impl Fixture {
 
     fn write_config(&self) {
         let e = examples();
+        self.write_config_with(&e.join("crm/crm.dataset.toml"), &e.join("crm/events.dataset.toml"));
+    }
+
+    /// Points the configuration at other annotations of the two databases, written to files in
+    /// the fixture's directory.
+    pub fn use_annotations(&self, crm: &str, events: &str) {
+        let (c, e) = (self.dir.path().join("crm.dataset.toml"), self.dir.path().join("events.dataset.toml"));
+        std::fs::write(&c, crm).unwrap();
+        std::fs::write(&e, events).unwrap();
+        self.write_config_with(&c, &e);
+    }
+
+    fn write_config_with(&self, crm: &Path, events: &Path) {
+        let e = examples();
         let text = format!(
             "policy = \"{}\"\ntenant = \"demo\"\n[store]\nurl = \"sqlite://{}?mode=rwc\"\n\n\
              [[datasets]]\nannotations = \"{}\"\nurl = \"{}\"\nmax_connections = 2\n\n\
              [[datasets]]\nannotations = \"{}\"\nurl = \"{}\"\n\n[secrets]\npseudonym_key_file = \"pseudonym.key\"\n",
             e.join("okitoki/policy.toml").display(),
             self.dir.path().join("covenant.db").display(),
-            e.join("crm/crm.dataset.toml").display(),
+            crm.display(),
             self.crm.replace("?mode=rwc", ""),
-            e.join("crm/events.dataset.toml").display(),
+            events.display(),
             self.events.replace("?mode=rwc", ""),
         );
         std::fs::write(self.config_path(), text).unwrap();

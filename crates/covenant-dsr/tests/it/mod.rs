@@ -1,2 +1,3 @@
 mod exec;
 pub mod fixture;
+mod nocase;

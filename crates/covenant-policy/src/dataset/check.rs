@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use covenant_core::CategoryKey;
 
-use super::model::{Dataset, Link, RowErasure, Strategy, Table};
+use super::model::{Dataset, IdentityMatch, Link, RowErasure, Strategy, Table};
 use crate::diagnostic::{Diagnostic, DocPath};
 use crate::lint::suggest;
 use crate::model::{Category, Policy, StorageLimit};
@@ -103,6 +103,21 @@ fn check_names(ds: &Dataset, out: &mut Vec<Diagnostic>) {
                         format!("column `{}.{}` is annotated twice (first as columns[{first}])", t.name, c.name),
                     )
                     .with_help("merge the two entries into one"),
+                );
+            }
+            if c.identity.is_none() && c.matching != IdentityMatch::Exact {
+                out.push(
+                    Diagnostic::error(
+                        "match-without-identity",
+                        cp.clone().key("match"),
+                        format!(
+                            "column `{}.{}` sets `match = \"{}\"`, but people are not found by it: it is not an identity column",
+                            t.name,
+                            c.name,
+                            c.matching.as_str()
+                        ),
+                    )
+                    .with_help("remove `match`, or mark the column with `identity = \"email\"` (or phone, account_id, external:<system>) if people are found by it"),
                 );
             }
             if c.identity.is_some() && c.category.is_none() {

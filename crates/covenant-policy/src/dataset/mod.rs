@@ -8,7 +8,8 @@ use std::path::Path;
 
 pub use check::{held_categories, unheld_categories, validate};
 pub use model::{
-    Column, DATASET_SCHEMA_VERSION, Dataset, IdentityColumn, Link, Reference, RowErasure, Strategy, Table, Truncation,
+    Column, DATASET_SCHEMA_VERSION, Dataset, IdentityColumn, IdentityMatch, Link, Reference, RowErasure, Strategy,
+    Table, Truncation,
 };
 
 use crate::diagnostic::{Diagnostic, Severity, SourceFile};

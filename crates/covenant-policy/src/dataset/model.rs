@@ -132,12 +132,43 @@ pub struct Column {
     /// `external:<system>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<IdentityColumn>,
+    /// How lookups compare this identity column with a person's identities: `exact` (the
+    /// default) or `case_insensitive`, for applications that store emails as typed
+    /// (`Ada@Example.COM` is then found by `ada@example.com`). Only on identity columns.
+    #[serde(rename = "match", default, skip_serializing_if = "IdentityMatch::is_default")]
+    pub matching: IdentityMatch,
     /// What an erasure writes into this column when the row is kept (`update` tables, and
     /// columns that mention a person in someone else's row).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub erase: Option<Strategy>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+}
+
+/// How lookups compare an identity column with the person's (normalised) identities.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentityMatch {
+    /// The stored value equals the normalised identity (`ada@example.com`); the column's plain
+    /// index serves the lookup.
+    #[default]
+    Exact,
+    /// The stored value equals it but for letter case (`Ada@Example.COM`). Fast with an index
+    /// on `(email COLLATE NOCASE)` (SQLite) or `(lower(email))` (PostgreSQL).
+    CaseInsensitive,
+}
+
+impl IdentityMatch {
+    fn is_default(&self) -> bool {
+        *self == IdentityMatch::Exact
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdentityMatch::Exact => "exact",
+            IdentityMatch::CaseInsensitive => "case_insensitive",
+        }
+    }
 }
 
 /// How one column's value is erased while its row is kept.
@@ -403,6 +434,34 @@ mod tests {
         assert_eq!(id.key(), "email:ada@example.com");
         assert!(c.matches(&id));
         assert!(!"phone".parse::<IdentityColumn>().unwrap().matches(&id));
+    }
+
+    #[test]
+    fn identity_match_reads_from_toml_and_defaults_to_exact() {
+        #[derive(Deserialize)]
+        struct W {
+            c: Vec<Column>,
+        }
+        let w: W = toml::from_str(
+            r#"c = [
+              { name = "a", identity = "email" },
+              { name = "b", identity = "email", match = "case_insensitive" },
+              { name = "c", identity = "email", match = "exact" },
+            ]"#,
+        )
+        .unwrap();
+        let m: Vec<IdentityMatch> = w.c.iter().map(|c| c.matching).collect();
+        assert_eq!(m, [IdentityMatch::Exact, IdentityMatch::CaseInsensitive, IdentityMatch::Exact]);
+        // The default is not written back; the other value is, under its file name.
+        let json = serde_json::to_value(&w.c[0]).unwrap();
+        assert!(json.get("match").is_none(), "{json}");
+        let json = serde_json::to_value(&w.c[1]).unwrap();
+        assert_eq!(json["match"], "case_insensitive");
+        let e = toml::from_str::<W>(r#"c = [{ name = "a", identity = "email", match = "nocase" }]"#)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("unknown variant `nocase`") && e.contains("case_insensitive"), "{e}");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use covenant_policy::dataset::{self, Dataset, Link, RowErasure, Strategy, Truncation};
+use covenant_policy::dataset::{self, Dataset, IdentityMatch, Link, RowErasure, Strategy, Truncation};
 use covenant_policy::{Format, Policy, SourceFile, load_file};
 
 fn root() -> PathBuf {
@@ -147,6 +147,20 @@ fn mistakes_are_reported_where_they_are_written() {
             "annotated twice",
         ),
         (
+            "identity = \"email\", category",
+            "identity = \"email\", match = \"nocase\", category",
+            "invalid-value",
+            9,
+            "unknown variant `nocase`",
+        ),
+        (
+            "{ name = \"user_id\", erase = \"null\" }",
+            "{ name = \"user_id\", erase = \"null\", match = \"case_insensitive\" }",
+            "match-without-identity",
+            18,
+            "column `orders.user_id` sets `match = \"case_insensitive\"`, but people are not found by it",
+        ),
+        (
             "{ keep = \"records\" }",
             "{ keep = \"records\" } },\n  { name = \"total2\", category = \"user.contact.personal_info\", erase = { keep = \"records\" }",
             "hold-category",
@@ -157,6 +171,28 @@ fn mistakes_are_reported_where_they_are_written() {
     for (from, to, code, line, says) in cases {
         expect(from, to, code, *line, says);
     }
+}
+
+#[test]
+fn identity_columns_may_match_ignoring_case() {
+    // promises of access and erasure completeness: a person stored as `Ada@Example.COM` must be
+    // findable, so the annotation is accepted on identity columns and kept through a round trip.
+    let text = BASE.replacen(
+        "identity = \"email\", category",
+        "identity = \"email\", match = \"case_insensitive\", category",
+        1,
+    );
+    let checked = dataset::check_dataset_source(SourceFile::new("app.toml", text.clone()), Format::Toml, &okitoki());
+    assert!(checked.diagnostics.is_empty(), "{}", checked.render());
+    let ds = dataset::parse_dataset(&text, Format::Toml).unwrap();
+    let email = ds.table("users").unwrap().column("email").unwrap();
+    assert_eq!(email.matching, IdentityMatch::CaseInsensitive);
+    assert_eq!(ds.table("orders").unwrap().column("user_id").unwrap().matching, IdentityMatch::Exact);
+    let again = toml::to_string(&ds).unwrap();
+    assert!(again.contains("match = \"case_insensitive\""), "{again}");
+    assert_eq!(dataset::parse_dataset(&again, Format::Toml).unwrap(), ds);
+    let yaml = serde_saphyr::to_string(&ds).unwrap();
+    assert_eq!(dataset::parse_dataset(&yaml, Format::Yaml).unwrap(), ds);
 }
 
 #[test]
@@ -173,7 +209,16 @@ fn strategies_and_truncations_round_trip() {
 fn the_schema_describes_the_format() {
     let schema = dataset::dataset_schema();
     let text = schema.to_string();
-    for key in ["primary_key", "references", "belongs_to", "same_subject", "mentions", "pseudonym", "IdentityColumn"] {
+    for key in [
+        "primary_key",
+        "references",
+        "belongs_to",
+        "same_subject",
+        "mentions",
+        "pseudonym",
+        "IdentityColumn",
+        "case_insensitive",
+    ] {
         assert!(text.contains(key), "the schema does not mention `{key}`");
     }
 }
