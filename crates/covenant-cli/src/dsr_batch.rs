@@ -1,5 +1,5 @@
 //! `covenant dsr batch`: many data-subject requests from a file (JSON Lines or CSV), validated as
-//! a whole before anything runs, then run in chunks through `Executor::run_batch`.
+//! a whole before anything runs, then run in chunks through `Executor::run_batches_with`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{IsTerminal as _, Read as _};
@@ -784,25 +784,21 @@ fn execute(config: &Config, entries: &[Entry], args: &BatchArgs) -> Result<ExitC
         let started = Instant::now();
         let mut totals = Totals::default();
         let mut outcome: Result<()> = Ok(());
-        for (reqs, ents) in requests.chunks(chunk).zip(entries.chunks(chunk)) {
-            let before = bar.0.as_ref().map_or(0, ProgressBar::position);
-            let mut results = exec.run_batch(reqs, concurrency, &bar).await.into_iter();
+        // Batches are pipelined: the next one's people are looked up while one is written.
+        exec.run_batches_with(&requests, chunk, concurrency, &bar, |first, results| {
             if let Some(b) = &bar.0 {
-                b.set_position(before + reqs.len() as u64);
+                b.set_position((first + results.len()) as u64);
             }
-            for e in ents {
-                let r = results.next().unwrap_or_else(|| {
-                    Err(covenant_dsr::DsrError::Internal("the batch returned no result for this request".into()))
-                });
+            let ents = entries.iter().skip(first).take(results.len());
+            for (e, r) in ents.zip(results) {
                 if let Err(err) = report(e, r, args.format, &bar, &mut totals) {
                     outcome = Err(err);
-                    break;
+                    return false;
                 }
             }
-            if outcome.is_err() {
-                break;
-            }
-        }
+            true
+        })
+        .await;
         let elapsed = started.elapsed();
         if let Some(b) = &bar.0 {
             b.finish_and_clear();

@@ -502,13 +502,31 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
         concurrency: usize,
         progress: &dyn Progress,
     ) -> Vec<Result<Outcome, DsrError>> {
-        progress.start(requests.len() as u64);
-        let chunks: Vec<&[Request]> = requests.chunks(chunk.max(1)).collect();
         let mut results = Vec::with_capacity(requests.len());
-        let mut prepared = match chunks.first() {
-            Some(first) => self.prepare_batch(first, concurrency).await,
-            None => return results,
-        };
+        self.run_batches_with(requests, chunk, concurrency, progress, |_, done| {
+            results.extend(done);
+            true
+        })
+        .await;
+        results
+    }
+
+    /// [`Executor::run_batches`], handing each batch's results to `each` as soon as the batch
+    /// is done, with the index of its first request; `each` returning `false` stops before the
+    /// next batch (whose people were looked up, but nothing of it recorded or written).
+    pub async fn run_batches_with(
+        &self,
+        requests: &[Request],
+        chunk: usize,
+        concurrency: usize,
+        progress: &dyn Progress,
+        mut each: impl FnMut(usize, Vec<Result<Outcome, DsrError>>) -> bool,
+    ) {
+        progress.start(requests.len() as u64);
+        let chunk = chunk.max(1);
+        let chunks: Vec<&[Request]> = requests.chunks(chunk).collect();
+        let Some(first) = chunks.first() else { return };
+        let mut prepared = self.prepare_batch(first, concurrency).await;
         for (k, batch) in chunks.iter().enumerate() {
             let next = async {
                 match chunks.get(k + 1) {
@@ -517,10 +535,11 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
                 }
             };
             let (done, next) = futures_util::future::join(self.apply_batch(batch, prepared, progress), next).await;
-            results.extend(done);
+            if !each(k * chunk, done) {
+                return;
+            }
             prepared = next;
         }
-        results
     }
 
     /// Checks, plans and prepares every request of a batch, `concurrency` at a time: `None`
