@@ -173,122 +173,71 @@ fn add_rows(rows: &mut Rows, t: &Table, fetched: Vec<Vec<Value>>) -> Vec<RowKey>
     new
 }
 
-/// The session of dataset `di`, opened on first use.
+/// A dataset's discovery: what was found, the lookups already made, and its connection.
+struct Search<'a, 'c> {
+    source: &'a Source<'c>,
+    found: FoundDataset,
+    /// (table, column, identity key) already asked.
+    asked: HashSet<(String, String, String)>,
+    /// Row keys already followed, per reference lookup.
+    followed: HashMap<usize, BTreeSet<RowKey>>,
+    /// One connection for the whole discovery, taken when first needed: the lookups run one
+    /// after the other on it, with its prepared statements.
+    session: Option<Session<'c>>,
+}
+
+/// The session of a dataset, opened on first use.
 async fn session<'s, 'c>(
-    sessions: &'s mut [Option<Session<'c>>],
-    di: usize,
+    slot: &'s mut Option<Session<'c>>,
     source: &Source<'c>,
 ) -> Result<&'s mut Session<'c>, DsrError> {
-    let slot = &mut sessions[di];
     if slot.is_none() {
         *slot = Some(source.connector.session().await.map_err(DsrError::db(&source.dataset.id))?);
     }
     slot.as_mut().ok_or_else(|| DsrError::Internal("a dataset's connection was lost".into()))
 }
 
-/// Runs the plan's lookups to a fixpoint across all datasets.
+/// Runs the plan's lookups to a fixpoint across all datasets: in each round, every dataset
+/// looks up the identities known so far (the datasets at the same time, each on its own
+/// connection), then the identities in the rows found start the next round.
 pub async fn discover(plan: &Plan, sources: &[Source<'_>], identities: &[Identity]) -> Result<Found, DsrError> {
     let customer = match &plan.scope {
         Scope::Customer(c) => Some(c.as_str()),
         Scope::Controller => None,
     };
     let mut known: BTreeSet<Identity> = identities.iter().cloned().collect();
-    let mut found: Vec<FoundDataset> = sources
+    let mut searches: Vec<Search<'_, '_>> = sources
         .iter()
-        .map(|s| FoundDataset {
-            id: s.dataset.id.clone(),
-            tables: s
-                .plan
-                .tables
-                .iter()
-                .filter_map(|t| s.dataset.table(t))
-                .map(|t| (t.name.clone(), Rows { columns: read_columns(s.dataset, t), rows: BTreeMap::new() }))
-                .collect(),
-            mentions: Vec::new(),
+        .map(|s| Search {
+            source: s,
+            found: FoundDataset {
+                id: s.dataset.id.clone(),
+                tables: s
+                    .plan
+                    .tables
+                    .iter()
+                    .filter_map(|t| s.dataset.table(t))
+                    .map(|t| (t.name.clone(), Rows { columns: read_columns(s.dataset, t), rows: BTreeMap::new() }))
+                    .collect(),
+                mentions: Vec::new(),
+            },
+            asked: HashSet::new(),
+            followed: HashMap::new(),
+            session: None,
         })
         .collect();
-    // (dataset, table, column, identity key) already asked; (dataset, lookup index, row key)
-    // already followed.
-    let mut asked: HashSet<(usize, String, String, String)> = HashSet::new();
-    // One connection per dataset for the whole discovery, taken when first needed: the lookups
-    // run one after the other on it, with its prepared statements.
-    let mut sessions: Vec<Option<Session<'_>>> = sources.iter().map(|_| None).collect();
-    let mut followed: HashMap<(usize, usize), BTreeSet<RowKey>> = HashMap::new();
 
     loop {
-        for (di, s) in sources.iter().enumerate() {
-            let f = &mut found[di];
-            // Identity lookups, run together.
-            let mut jobs = Vec::new();
-            for l in &s.plan.lookups {
-                let Via::Identity { column, kind, .. } = &l.via else { continue };
-                let Some(t) = s.dataset.table(&l.table) else { continue };
-                let values: Vec<Value> = known
-                    .iter()
-                    .filter(|i| &i.kind_name() == kind)
-                    .filter(|i| asked.insert((di, t.name.clone(), column.clone(), i.key())))
-                    .map(|i| Value::Text(i.value().to_owned()))
-                    .collect();
-                let Some(rows) = f.tables.get(&t.name) else { continue };
-                if !values.is_empty() {
-                    jobs.push((l, t, table_ref(t), rows.columns.clone(), column, values));
-                }
-            }
-            for (l, t, tr, cols, column, values) in &jobs {
-                let mut fetched = session(&mut sessions, di, s)
-                    .await?
-                    .fetch_matching(tr, cols, column, matching(t, column), values)
-                    .await
-                    .map_err(DsrError::db(&s.dataset.id))?;
-                let Some(rows) = f.tables.get_mut(&t.name) else { continue };
-                if let (Some(c), Some(col)) = (customer, &l.controller_column) {
-                    let i = rows.index(col);
-                    fetched.retain(|r| i.and_then(|i| r.get(i)).and_then(Value::as_text).as_deref() == Some(c));
-                }
-                add_rows(rows, t, fetched);
-            }
-            // References, until nothing new is found in this dataset; each pass runs together.
-            loop {
-                let mut jobs = Vec::new();
-                for (li, l) in s.plan.lookups.iter().enumerate() {
-                    let Via::Reference { columns, from, from_columns, .. } = &l.via else { continue };
-                    let (Some(t), Some(src)) = (s.dataset.table(&l.table), f.tables.get(from)) else { continue };
-                    let done = followed.entry((di, li)).or_default();
-                    let mut values: Vec<Vec<Value>> = Vec::new();
-                    for (k, row) in &src.rows {
-                        if done.insert(k.clone()) {
-                            let v: Vec<Value> =
-                                from_columns.iter().map(|c| src.get(row, c).cloned().unwrap_or(Value::Null)).collect();
-                            if !v.iter().any(Value::is_null) {
-                                values.push(v);
-                            }
-                        }
-                    }
-                    let Some(rows) = f.tables.get(&t.name) else { continue };
-                    if !values.is_empty() {
-                        jobs.push((t, table_ref(t), rows.columns.clone(), columns, values));
-                    }
-                }
-                if jobs.is_empty() {
-                    break;
-                }
-                for (t, tr, cols, columns, values) in &jobs {
-                    let fetched = session(&mut sessions, di, s)
-                        .await?
-                        .fetch(tr, cols, columns, values)
-                        .await
-                        .map_err(DsrError::db(&s.dataset.id))?;
-                    if let Some(rows) = f.tables.get_mut(&t.name) {
-                        add_rows(rows, t, fetched);
-                    }
-                }
-            }
+        let rounds = searches.iter_mut().map(|search| search.round(&known, customer));
+        for r in futures_util::future::join_all(rounds).await {
+            r?;
         }
         // Identities in the rows found, for the next round.
         let mut new_ids = Vec::new();
-        for (di, s) in sources.iter().enumerate() {
-            for (name, rows) in &found[di].tables {
-                let Some(t) = s.dataset.table(name) else { continue };
+        for search in &searches {
+            let ds = search.source.dataset;
+            for (name, rows) in &search.found.tables {
+                let Some(t) = ds.table(name) else { continue };
                 for (c, kind) in t.identity_columns() {
                     let Some(i) = rows.index(&c.name) else { continue };
                     for row in rows.rows.values() {
@@ -308,10 +257,98 @@ pub async fn discover(plan: &Plan, sources: &[Source<'_>], identities: &[Identit
         known.extend(new_ids);
     }
 
-    // Mentions of the person's rows.
-    for (di, s) in sources.iter().enumerate() {
+    // Mentions of the person's rows, and customers' data about the person (referred to the
+    // customer), the datasets at the same time.
+    let known = &known;
+    let ends = searches.iter_mut().map(|search| async move {
+        search.mentions().await?;
+        search.referred(known).await
+    });
+    let mut referred = Vec::new();
+    for r in futures_util::future::join_all(ends).await {
+        referred.extend(r?);
+    }
+    let datasets = searches.into_iter().map(|s| s.found).collect();
+    Ok(Found { identities: known.clone(), datasets, referred })
+}
+
+impl Search<'_, '_> {
+    /// One round: lookups by the known identities, then references until nothing new is found.
+    async fn round(&mut self, known: &BTreeSet<Identity>, customer: Option<&str>) -> Result<(), DsrError> {
+        let s = self.source;
+        let f = &mut self.found;
+        // Identity lookups, run together.
+        let mut jobs = Vec::new();
+        for l in &s.plan.lookups {
+            let Via::Identity { column, kind, .. } = &l.via else { continue };
+            let Some(t) = s.dataset.table(&l.table) else { continue };
+            let values: Vec<Value> = known
+                .iter()
+                .filter(|i| &i.kind_name() == kind)
+                .filter(|i| self.asked.insert((t.name.clone(), column.clone(), i.key())))
+                .map(|i| Value::Text(i.value().to_owned()))
+                .collect();
+            let Some(rows) = f.tables.get(&t.name) else { continue };
+            if !values.is_empty() {
+                jobs.push((l, t, table_ref(t), rows.columns.clone(), column, values));
+            }
+        }
+        for (l, t, tr, cols, column, values) in &jobs {
+            let mut fetched = session(&mut self.session, s)
+                .await?
+                .fetch_matching(tr, cols, column, matching(t, column), values)
+                .await
+                .map_err(DsrError::db(&s.dataset.id))?;
+            let Some(rows) = f.tables.get_mut(&t.name) else { continue };
+            if let (Some(c), Some(col)) = (customer, &l.controller_column) {
+                let i = rows.index(col);
+                fetched.retain(|r| i.and_then(|i| r.get(i)).and_then(Value::as_text).as_deref() == Some(c));
+            }
+            add_rows(rows, t, fetched);
+        }
+        // References, until nothing new is found in this dataset; each pass runs together.
+        loop {
+            let mut jobs = Vec::new();
+            for (li, l) in s.plan.lookups.iter().enumerate() {
+                let Via::Reference { columns, from, from_columns, .. } = &l.via else { continue };
+                let (Some(t), Some(src)) = (s.dataset.table(&l.table), f.tables.get(from)) else { continue };
+                let done = self.followed.entry(li).or_default();
+                let mut values: Vec<Vec<Value>> = Vec::new();
+                for (k, row) in &src.rows {
+                    if done.insert(k.clone()) {
+                        let v: Vec<Value> =
+                            from_columns.iter().map(|c| src.get(row, c).cloned().unwrap_or(Value::Null)).collect();
+                        if !v.iter().any(Value::is_null) {
+                            values.push(v);
+                        }
+                    }
+                }
+                let Some(rows) = f.tables.get(&t.name) else { continue };
+                if !values.is_empty() {
+                    jobs.push((t, table_ref(t), rows.columns.clone(), columns, values));
+                }
+            }
+            if jobs.is_empty() {
+                return Ok(());
+            }
+            for (t, tr, cols, columns, values) in &jobs {
+                let fetched = session(&mut self.session, s)
+                    .await?
+                    .fetch(tr, cols, columns, values)
+                    .await
+                    .map_err(DsrError::db(&s.dataset.id))?;
+                if let Some(rows) = f.tables.get_mut(&t.name) {
+                    add_rows(rows, t, fetched);
+                }
+            }
+        }
+    }
+
+    /// The rows that mention the person's rows.
+    async fn mentions(&mut self) -> Result<(), DsrError> {
+        let s = self.source;
         for m in &s.plan.mentions {
-            let (Some(t), Some(of)) = (s.dataset.table(&m.table), found[di].tables.get(&m.of)) else { continue };
+            let (Some(t), Some(of)) = (s.dataset.table(&m.table), self.found.tables.get(&m.of)) else { continue };
             let values: Vec<Vec<Value>> = of
                 .rows
                 .values()
@@ -327,25 +364,27 @@ pub async fn discover(plan: &Plan, sources: &[Source<'_>], identities: &[Identit
                     columns.push(c.clone());
                 }
             }
-            let fetched = session(&mut sessions, di, s)
+            let fetched = session(&mut self.session, s)
                 .await?
                 .fetch(&table_ref(t), &columns, &m.columns, &values)
                 .await
                 .map_err(DsrError::db(&s.dataset.id))?;
             let mut rows = Rows { columns, rows: BTreeMap::new() };
             add_rows(&mut rows, t, fetched);
-            found[di].mentions.push(Mentions {
+            self.found.mentions.push(Mentions {
                 table: m.table.clone(),
                 of: m.of.clone(),
                 columns: m.columns.clone(),
                 rows,
             });
         }
+        Ok(())
     }
 
-    // Customers' data about the person, referred to the customer.
-    let mut referred = Vec::new();
-    for (di, s) in sources.iter().enumerate() {
+    /// Customers' rows about the person, referred to the customer.
+    async fn referred(&mut self, known: &BTreeSet<Identity>) -> Result<Vec<Referred>, DsrError> {
+        let s = self.source;
+        let mut referred = Vec::new();
         for r in &s.plan.referred {
             let Some(t) = s.dataset.table(&r.table) else { continue };
             let mut columns = t.primary_key.clone();
@@ -362,7 +401,7 @@ pub async fn discover(plan: &Plan, sources: &[Source<'_>], identities: &[Identit
                 if values.is_empty() {
                     continue;
                 }
-                let fetched = session(&mut sessions, di, s)
+                let fetched = session(&mut self.session, s)
                     .await?
                     .fetch_matching(&table_ref(t), &rows.columns, column, matching(t, column), &values)
                     .await
@@ -385,7 +424,6 @@ pub async fn discover(plan: &Plan, sources: &[Source<'_>], identities: &[Identit
                 controllers: r.controllers.clone(),
             });
         }
+        Ok(referred)
     }
-
-    Ok(Found { identities: known, datasets: found, referred })
 }
