@@ -171,40 +171,7 @@ fn text(b: &[u8]) -> String {
 
 /// Rows of every table of the SQLite demo databases, sorted.
 async fn dump(demo: &Demo) -> BTreeMap<String, Vec<String>> {
-    let mut out = BTreeMap::new();
-    for db in ["crm.db", "events.db"] {
-        let url = format!("sqlite://{}", demo.dir.path().join("demo").join(db).display());
-        let mut c = SqliteConnection::connect(&url).await.unwrap();
-        let tables: Vec<String> = sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-            .fetch_all(&mut c)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        for t in tables {
-            let cols: Vec<String> =
-                sqlx::query(sqlx::AssertSqlSafe(format!("SELECT name FROM pragma_table_info('{t}')")))
-                    .fetch_all(&mut c)
-                    .await
-                    .unwrap()
-                    .iter()
-                    .map(|r| r.get(0))
-                    .collect();
-            let expr = cols.iter().map(|c| format!("quote(\"{c}\")")).collect::<Vec<_>>().join(" || '|' || ");
-            let mut rows: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {expr} FROM \"{t}\"")))
-                .fetch_all(&mut c)
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| r.get(0))
-                .collect();
-            rows.sort();
-            out.insert(format!("{db}/{t}"), rows);
-        }
-        c.close().await.unwrap();
-    }
-    out
+    super::dsr_kill::dump(&demo.dir.path().join("demo")).await
 }
 
 /// Five erasures, an access, a rectification that cannot be applied (Ada's email corrected to

@@ -152,8 +152,8 @@ fn run_to_end(dir: &Path) -> (String, String) {
     (stdout, stderr)
 }
 
-/// Every row of every table of both databases, sorted.
-async fn dump(dir: &Path) -> BTreeMap<String, Vec<String>> {
+/// Every row of every table of both databases, sorted (also used by the batch tests).
+pub(super) async fn dump(dir: &Path) -> BTreeMap<String, Vec<String>> {
     let mut out = BTreeMap::new();
     for db in ["crm.db", "events.db"] {
         let mut c = SqliteConnection::connect(&format!("sqlite://{}", dir.join(db).display())).await.unwrap();
