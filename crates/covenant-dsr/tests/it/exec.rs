@@ -394,7 +394,8 @@ async fn a_batch_ends_as_the_same_requests_run_one_by_one() {
             Request::new(RequestKind::Rectification, person(5)),
             erase(4),
         ];
-        let results = exec.run_batch(&requests, 2, &Quiet).await;
+        // Chunks of two: the next chunk is looked up while one is written.
+        let results = exec.run_batches(&requests, 2, 2, &Quiet).await;
         assert_eq!(results.len(), 5);
         let got: Vec<String> = [0, 2, 4].iter().map(|&i| counts_of(results[i].as_ref().unwrap())).collect();
         assert_eq!(got, expected, "each erasure reports what it would have reported alone");
