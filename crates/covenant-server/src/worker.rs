@@ -270,6 +270,28 @@ fn response_json(req: &DataRequest, outcome: &Outcome, at: Timestamp) -> Value {
     })
 }
 
+/// The answer as stored, within the store's limit ([`covenant_store::MAX_JSON_BYTES`]): when
+/// the whole is too long (a person with thousands of rows), a system whose data is in the
+/// answer's files keeps only a note saying so, and if that is not enough the report is
+/// replaced by a note. The files, the email and the counts are unchanged.
+fn fitted_response(mut response: Value, outcome: &Outcome) -> Value {
+    let fits = |r: &Value| r.to_string().len() <= covenant_store::MAX_JSON_BYTES;
+    if fits(&response) {
+        return response;
+    }
+    if let Some(map) = response["report"].as_object_mut() {
+        for d in &outcome.documents {
+            if let Some(r) = map.get_mut(&d.system) {
+                *r = json!({"in_answer_files": true, "note": "too long to keep here: the data is in the answer's files"});
+            }
+        }
+    }
+    if !fits(&response) {
+        response["report"] = json!({"too_long": true, "note": "the report is too long to keep here"});
+    }
+    response
+}
+
 /// The answer in words, for the email (promise T5: the action taken, and what was kept and why).
 pub fn summary(kind: RequestKind, outcome: &Outcome) -> String {
     let mut s = String::new();
@@ -365,7 +387,7 @@ async fn fulfil(state: &Shared, opts: &WorkerOptions, job: &Job) -> Result<(), J
         outcome.merge(f.name(), o);
     }
     let now = Timestamp::now();
-    let response = response_json(&req, &outcome, now);
+    let response = fitted_response(response_json(&req, &outcome, now), &outcome);
     // promises W6, P6: the answer as files to download, kept encrypted until it expires.
     let kept = match (&outcome.documents[..], req.kind) {
         ([_, ..], RequestKind::Access | RequestKind::Export) => {

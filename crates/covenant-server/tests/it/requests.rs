@@ -1162,6 +1162,38 @@ async fn access_answer_is_downloadable_on_postgres() {
     }
 }
 
+/// A person with thousands of rows: the answer is longer than the store keeps in a request's
+/// response, so the response notes that the data is in the answer's files, and the request
+/// completes with every row in the files (promises W6, P6).
+#[tokio::test]
+async fn a_long_answer_completes_with_its_data_in_the_files() {
+    let app_dir = tempfile::tempdir().unwrap();
+    let app = spawn_demo(Db::sqlite().await, app_dir.path(), |_| {}).await;
+    let ada = covenant_demo_app::ADA_EMAIL;
+    {
+        let mut c = rusqlite::Connection::open(app_dir.path().join("events.db")).unwrap();
+        let tx = c.transaction().unwrap();
+        for i in 0..3000 {
+            tx.execute(
+                "INSERT INTO email_events (id, email, campaign, kind, ip, user_agent, occurred_at) \
+                 VALUES (?1, ?2, 'long-answer', 'open', '192.0.2.1', ?3, '2026-01-01T00:00:00Z')",
+                rusqlite::params![1_000_000_000i64 + i, ada, format!("long-answer-agent-{i:05} (a mail client)")],
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let id = app.verified("access", ada, json!({})).await;
+    let done = app.wait_state(&app.acme, &id, "completed").await;
+    assert_eq!(done["response"]["report"]["datasets"]["in_answer_files"], true, "{done:#}");
+    assert!(done["response"]["actions"].as_array().is_some_and(|a| !a.is_empty()), "{done:#}");
+    let op = app.key("acme", Role::Operator).await;
+    let r = app.get(&op, &format!("/v1/requests/{id}/answer?format=json")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", &r.text[..r.text.len().min(500)]);
+    assert_eq!(r.text.matches("long-answer-agent-").count(), 3000, "every row is in the file");
+    app.finish().await;
+}
+
 /// An export's CSV link gives a zip of one CSV file per table of Ada's data, with a README, and
 /// its JSON link the export document (promises W6, P6).
 #[tokio::test]
