@@ -152,6 +152,10 @@ pub struct NotifyJob {
     pub customer: String,
     /// `request.referred`, `request.completed`.
     pub event: String,
+    /// A customer's instruction (promise P7) whose answer can be downloaded: the links are
+    /// added to the notification when it is sent, with a token minted then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<AnswerLinks>,
 }
 
 /// A job for the queue, due now.
@@ -419,6 +423,10 @@ async fn fulfil(state: &Shared, opts: &WorkerOptions, job: &Job) -> Result<(), J
             &MailJob { email, request: Some(id.to_string()), acknowledges: false, answer: link },
         ));
     }
+    let answer_links_kept = kept.as_ref().map(|(a, expires_at)| AnswerLinks {
+        formats: a.files.iter().map(|f| f.format.clone()).collect(),
+        expires_at: expires_at.to_string(),
+    });
     if let Some((answer, expires_at)) = kept {
         let mut expiry = self::job(&req.tenant, EXPIRE, &ExpireJob { request: id.to_string() });
         expiry.run_at = expires_at;
@@ -428,7 +436,19 @@ async fn fulfil(state: &Shared, opts: &WorkerOptions, job: &Job) -> Result<(), J
     // promise W9 (handle and inform the controller) and P7 (a controller's instruction).
     let inform = req.source == RequestSource::Controller || details_flag(&req, "inform_controller");
     if let (Some(customer), true) = (req.customer, inform) {
-        done.enqueue.push(notify_job(&req, customer, "request.completed"));
+        let mut notify = notify_job(&req, customer, "request.completed");
+        // promise P7: the customer that instructed access or export downloads the answer; a
+        // person's own request keeps its link to the person alone.
+        if let (RequestSource::Controller, Some(links)) = (req.source, &answer_links_kept) {
+            let p = NotifyJob {
+                request: id.to_string(),
+                customer: customer.to_string(),
+                event: "request.completed".to_owned(),
+                answer: Some(links.clone()),
+            };
+            notify = self::job(&req.tenant, NOTIFY, &p);
+        }
+        done.enqueue.push(notify);
     }
     let audit = worker_draft(opts, "request.complete", job, json!({"request": id.to_string(), "kind": req.kind}));
     state.store.update_request(&job.tenant, id, vec![done], audit).await?;
@@ -450,7 +470,12 @@ pub fn notify_job(req: &DataRequest, customer: CustomerId, event: &str) -> NewJo
     job(
         &req.tenant,
         NOTIFY,
-        &NotifyJob { request: req.id.to_string(), customer: customer.to_string(), event: event.to_owned() },
+        &NotifyJob {
+            request: req.id.to_string(),
+            customer: customer.to_string(),
+            event: event.to_owned(),
+            answer: None,
+        },
     )
 }
 
@@ -489,6 +514,20 @@ async fn answer_links(
     id: RequestId,
     links: &AnswerLinks,
 ) -> Result<String, JobError> {
+    let (urls, until) = answer_urls(state, opts, job, id, links).await?;
+    let urls: Vec<(&str, String)> = urls.into_iter().map(|(f, u)| (f.label(), u)).collect();
+    Ok(texts::downloads(&urls, until))
+}
+
+/// Mints the token of an answer's download links and keeps its hash (replacing the token of an
+/// earlier attempt); returns each format's link and when they stop working.
+async fn answer_urls(
+    state: &Shared,
+    opts: &WorkerOptions,
+    job: &Job,
+    id: RequestId,
+    links: &AnswerLinks,
+) -> Result<(Vec<(Format, String)>, Timestamp), JobError> {
     let until: Timestamp = links.expires_at.parse().map_err(|e: jiff::Error| JobError::Payload(e.to_string()))?;
     let (token, kept) = crate::answers::mint(&state.requests.keys)?;
     let detail = json!({"formats": links.formats, "expires_at": links.expires_at});
@@ -502,12 +541,12 @@ async fn answer_links(
     let audit = worker_draft(opts, "request.answer.link", job, json!({"request": id.to_string()}));
     state.store.update_request(&job.tenant, id, vec![u], audit).await?;
     let formats: Vec<Format> = links.formats.iter().filter_map(|f| Format::parse(f)).collect();
-    let urls: Vec<(&str, String)> = Format::ALL
+    let urls = Format::ALL
         .into_iter()
         .filter(|f| formats.contains(f))
-        .map(|f| (f.label(), crate::answers::link(&state.public_url, id, &token, f)))
+        .map(|f| (f, crate::answers::link(&state.public_url, id, &token, f)))
         .collect();
-    Ok(texts::downloads(&urls, until))
+    Ok((urls, until))
 }
 
 /// Deletes an expired answer, files and all.
@@ -555,7 +594,13 @@ async fn notify(state: &Shared, opts: &WorkerOptions, job: &Job) -> Result<(), J
     let cid = CustomerId::parse(&p.customer).map_err(|e| JobError::Payload(e.to_string()))?;
     let req = state.store.get_request(&job.tenant, id).await?;
     let customer = state.store.get_customer(&job.tenant, cid).await?;
-    let body = webhook_body(state, &req, &p.event);
+    let mut body = webhook_body(state, &req, &p.event);
+    if let (Some(links), RequestSource::Controller) = (&p.answer, req.source) {
+        let (urls, until) = answer_urls(state, opts, job, id, links).await?;
+        let urls: serde_json::Map<String, Value> =
+            urls.into_iter().map(|(f, u)| (f.as_str().to_owned(), Value::String(u))).collect();
+        body["request"]["answer"] = json!({"links": urls, "expires_at": until.to_string()});
+    }
     let via = match (&customer.webhook_url, &customer.webhook_secret, &customer.email) {
         (Some(url), Some(sealed), _) => {
             let secret = state.requests.keys.open_value(&crate::secrets::webhook_context(&job.tenant), sealed)?;

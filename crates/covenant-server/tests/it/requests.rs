@@ -1162,6 +1162,45 @@ async fn access_answer_is_downloadable_on_postgres() {
     }
 }
 
+/// A customer that instructs access (promise P7) is sent the answer's download links with the
+/// completion; they open the answer, and only with their token.
+#[tokio::test]
+async fn a_customer_instructing_access_gets_the_answers_links() {
+    let app_dir = tempfile::tempdir().unwrap();
+    let app = spawn_demo(Db::sqlite().await, app_dir.path(), |_| {}).await;
+    let c = app.post(&app.acme, "/v1/customers", json!({"name": "Hooli", "email": "privacy@hooli.example"})).await;
+    assert_eq!(c.status, StatusCode::CREATED, "{}", c.text);
+    let cid = c.json["id"].as_str().unwrap().to_owned();
+    let app_key = app.key("acme", Role::Application).await;
+    let ada = covenant_demo_app::ADA_EMAIL;
+    let r = app
+        .post(
+            &app_key,
+            &format!("/v1/customers/{cid}/instructions"),
+            json!({"kind": "access", "identity": {"kind": "email", "value": ada}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let id = r.json["id"].as_str().unwrap().to_owned();
+    app.wait_state(&app.acme, &id, "completed").await;
+    let mail = app.wait_mail("privacy@hooli.example", "carried out").await;
+    let urls: Vec<String> = mail
+        .body
+        .lines()
+        .filter(|l| l.contains("/answer?token="))
+        .map(|l| l.trim().trim_end_matches(',').rsplit(": ").next().unwrap().trim_matches('"').to_owned())
+        .collect();
+    assert_eq!(urls.len(), 3, "html, json and csv links: {}", mail.body);
+    let html = urls.iter().find(|u| u.ends_with("format=html")).unwrap();
+    assert!(html.starts_with(&format!("{}/v1/public/requests/{id}/answer?token=", app.base)), "{html}");
+    let (page, _) = download(&app, html).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    assert!(page.headers["content-type"].to_str().unwrap().starts_with("text/html"));
+    let (r, _) = download(&app, &html.replace("token=", "token=x")).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    app.finish().await;
+}
+
 /// A person with thousands of rows: the answer is longer than the store keeps in a request's
 /// response, so the response notes that the data is in the answer's files, and the request
 /// completes with every row in the files (promises W6, P6).
