@@ -629,10 +629,14 @@ pub fn missing_in_database(dataset: &Dataset, schema: &DatabaseSchema) -> Vec<Di
     out
 }
 
+/// The rows of a table [`identity_case_warnings`] reads, at most.
+pub const CASE_SAMPLE: u64 = 100_000;
+
 /// Warnings about email identity columns matched exactly (the default) that hold values with
 /// capitals: lookups compare them with the lowercased identity, so those rows would be missing
 /// from an access request and left behind by an erasure. Counts such rows in the database at
-/// `url`, one query per column. Columns `schema` lacks or does not declare as text are skipped
+/// `url`, one query per column, among the first [`CASE_SAMPLE`] rows of each table (the
+/// warning says so when the count may be partial). Columns `schema` lacks or does not declare as text are skipped
 /// (a missing one is an error of [`missing_in_database`]), and so are `citext` columns, which
 /// compare ignoring case already; so does SQLite for a column declared `COLLATE NOCASE`, which
 /// the count then leaves out.
@@ -652,7 +656,12 @@ pub async fn identity_case_warnings(
             if email && text && c.matching == IdentityMatch::Exact {
                 let table = crate::connector::TableRef::new(t.schema.as_deref(), &t.name);
                 let col = crate::connector::quote(&c.name);
-                let sql = format!("SELECT count(*) FROM {} WHERE {col} <> lower({col})", table.quoted());
+                // At most CASE_SAMPLE rows are read: a check must not scan a huge table.
+                let sql = format!(
+                    "SELECT coalesce(sum(CASE WHEN v <> lower(v) THEN 1 ELSE 0 END), 0), count(*) \
+                     FROM (SELECT {col} AS v FROM {} LIMIT {CASE_SAMPLE}) AS sample",
+                    table.quoted()
+                );
                 checks.push((ti, ci, sql));
             }
         }
@@ -672,8 +681,8 @@ pub async fn identity_case_warnings(
             .await
             .map_err(|source| IntrospectError::Connect { url: shown.clone(), source })?;
         for (_, _, sql) in &checks {
-            let n: i64 =
-                sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())).fetch_one(&mut conn).await.map_err(failed)?;
+            let n: (i64, i64) =
+                sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).fetch_one(&mut conn).await.map_err(failed)?;
             counts.push(n);
         }
         let _ = conn.close().await;
@@ -682,8 +691,8 @@ pub async fn identity_case_warnings(
             .await
             .map_err(|source| IntrospectError::Connect { url: shown.clone(), source })?;
         for (_, _, sql) in &checks {
-            let n: i64 =
-                sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())).fetch_one(&mut conn).await.map_err(failed)?;
+            let n: (i64, i64) =
+                sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).fetch_one(&mut conn).await.map_err(failed)?;
             counts.push(n);
         }
         let _ = conn.close().await;
@@ -691,10 +700,12 @@ pub async fn identity_case_warnings(
         return Err(IntrospectError::UnsupportedUrl { url: shown });
     }
     let mut out = Vec::new();
-    for ((ti, ci, _), n) in checks.into_iter().zip(counts) {
+    for ((ti, ci, _), (n, read)) in checks.into_iter().zip(counts) {
         if n == 0 {
             continue;
         }
+        // Only the first rows were read: there may be more.
+        let partial = u64::try_from(read).is_ok_and(|r| r >= CASE_SAMPLE);
         let t = &dataset.tables[ti];
         let c = &t.columns[ci];
         out.push(
@@ -702,11 +713,12 @@ pub async fn identity_case_warnings(
                 "identity-case",
                 DocPath::at("tables", ti).key("columns").index(ci).key("identity"),
                 format!(
-                    "{n} row{} of `{}.{}` hold{} an email with capitals, which exact lookups by the lowercased address do not find",
+                    "{n} row{} of `{}.{}` hold{} an email with capitals, which exact lookups by the lowercased address do not find{}",
                     if n == 1 { "" } else { "s" },
                     t.name,
                     c.name,
-                    if n == 1 { "s" } else { "" }
+                    if n == 1 { "s" } else { "" },
+                    if partial { format!(" (among the first {CASE_SAMPLE} rows read; there may be more)") } else { String::new() }
                 ),
             )
             .with_help(format!(
