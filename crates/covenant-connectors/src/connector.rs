@@ -502,13 +502,9 @@ impl Connector {
                     }
                     Ok::<_, ConnectorError>(tx)
                 };
-                let (tx, ready) = futures_util::future::join(work, ready).await;
-                let tx = tx?;
-                if let Err(e) = ready {
-                    tx.rollback().await.map_err(query_err("rolling back", &none))?;
+                if let Err(e) = commit_when(work, ready).await? {
                     return Ok(Err(e));
                 }
-                tx.commit().await.map_err(query_err("committing", &none))?;
             }
             Pool::Postgres(pool) => {
                 let none = TableRef::new(None, "(transaction)");
@@ -615,13 +611,9 @@ impl Connector {
                     }
                     Ok::<_, ConnectorError>(tx)
                 };
-                let (tx, ready) = futures_util::future::join(work, ready).await;
-                let tx = tx?;
-                if let Err(e) = ready {
-                    tx.rollback().await.map_err(query_err("rolling back", &none))?;
+                if let Err(e) = commit_when(work, ready).await? {
                     return Ok(Err(e));
                 }
-                tx.commit().await.map_err(query_err("committing", &none))?;
             }
         }
         Ok(Ok(changed))
@@ -957,6 +949,23 @@ async fn pg_table_info<'e, E: sqlx::Executor<'e, Database = Postgres>>(
 }
 
 /// Every write of every group, with its group's number.
+/// Runs a transaction's statements (`work`) while `ready` is awaited, then commits it, or rolls
+/// it back and returns `ready`'s error.
+async fn commit_when<'c, DB: sqlx::Database, E>(
+    work: impl Future<Output = Result<sqlx::Transaction<'c, DB>, ConnectorError>>,
+    ready: impl Future<Output = Result<(), E>>,
+) -> Result<Result<(), E>, ConnectorError> {
+    let none = TableRef::new(None, "(transaction)");
+    let (tx, ready) = futures_util::future::join(work, ready).await;
+    let tx = tx?;
+    if let Err(e) = ready {
+        tx.rollback().await.map_err(query_err("rolling back", &none))?;
+        return Ok(Err(e));
+    }
+    tx.commit().await.map_err(query_err("committing", &none))?;
+    Ok(Ok(()))
+}
+
 /// One statement of a transaction and whose rows it changes.
 struct Planned<'o> {
     op: std::borrow::Cow<'o, WriteOp>,

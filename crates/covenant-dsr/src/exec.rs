@@ -299,7 +299,7 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
     /// Every step is then marked applied by the run's finish.
     async fn apply_fresh(&self, fresh: Fresh, progress: &dyn Progress) -> Result<WriteReport, DsrError> {
         use futures_util::FutureExt;
-        let Fresh { key, run: new, steps, pending, report } = fresh;
+        let Fresh { key, run: new, steps, pending, mut report } = fresh;
         let detail = serde_json::json!({ "request": key, "steps": steps.len() });
         let journal = self
             .store
@@ -310,12 +310,12 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
         let applies = futures_util::future::join_all(pending.iter().map(|step| {
             let gate = journal.clone().map(|r| r.map(|_| ()));
             async move {
-                let Some(i) = self.datasets.iter().position(|d| d.id == step.dataset) else {
+                let Some(connector) = self.connector(&step.dataset) else {
                     return Err(DsrError::Internal(format!("no dataset `{}`", step.dataset)));
                 };
                 let rows: usize = step.ops.iter().map(WriteOp::rows).sum();
                 progress.message(&format!("applying {} ({rows} rows)", step.dataset));
-                let applied = self.connectors[i]
+                let applied = connector
                     .apply_groups_when(&[step.ops.as_slice()], gate)
                     .await
                     .map_err(DsrError::db(&step.dataset))?;
@@ -329,14 +329,8 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
             // Another process prepared the same request meanwhile: nothing was committed
             // here; that run is resumed.
             Err(e) if matches!(*e, StoreError::Conflict(_)) => {
-                match self.store.find_open_run(&self.tenant, &key).await? {
-                    Some(run) => return self.resume(run.id, progress).await,
-                    None => {
-                        return Err(DsrError::Resume(
-                            "the request's run changed while preparing it; run it again".into(),
-                        ));
-                    }
-                }
+                let run = self.open_run_of(&key).await?;
+                return self.resume(run, progress).await;
             }
             Err(e) => return Err(shared_error(e)),
         };
@@ -349,7 +343,6 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
                 }
             }
         }
-        let mut report = *report;
         report.run = run.to_string();
         self.finish(run, &report, marks).await?;
         Ok(report)
@@ -377,11 +370,16 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
         let detail = serde_json::json!({ "request": key, "steps": steps.len() });
         match self.store.create_run(run, steps, self.draft("dsr.run.create", "request", detail)).await {
             Ok(w) => Ok(w.value.id),
-            Err(StoreError::Conflict(_)) => match self.store.find_open_run(&self.tenant, &key).await? {
-                Some(run) => Ok(run.id),
-                None => Err(DsrError::Resume("the request's run changed while preparing it; run it again".into())),
-            },
+            Err(StoreError::Conflict(_)) => self.open_run_of(&key).await,
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The open run of a request that another process recorded while this one prepared it.
+    async fn open_run_of(&self, key: &str) -> Result<RunId, DsrError> {
+        match self.store.find_open_run(&self.tenant, key).await? {
+            Some(run) => Ok(run.id),
+            None => Err(DsrError::Resume("the request's run changed while preparing it; run it again".into())),
         }
     }
 
@@ -472,7 +470,7 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
             report: report_json,
             created_at: Timestamp::now(),
         };
-        Ok(Prepared::Fresh(Box::new(Fresh { key, run: new, steps, pending, report: Box::new(report) })))
+        Ok(Prepared::Fresh(Box::new(Fresh { key, run: new, steps, pending, report })))
     }
 
     /// Runs many requests together, as one batch: see [`Executor::run_batches`].
@@ -631,15 +629,10 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
             for ((i, f), r) in fresh.into_iter().zip(recorded) {
                 let r = match r {
                     Ok(run) => self.resume(run, &Quiet).await,
-                    Err(e) if matches!(*e, StoreError::Conflict(_)) => {
-                        match self.store.find_open_run(&self.tenant, &f.key).await {
-                            Ok(Some(run)) => self.resume(run.id, &Quiet).await,
-                            Ok(None) => Err(DsrError::Resume(
-                                "the request's run changed while preparing it; run it again".into(),
-                            )),
-                            Err(e) => Err(e.into()),
-                        }
-                    }
+                    Err(e) if matches!(*e, StoreError::Conflict(_)) => match self.open_run_of(&f.key).await {
+                        Ok(run) => self.resume(run, &Quiet).await,
+                        Err(e) => Err(e),
+                    },
                     Err(e) => Err(DsrError::Internal(format!("the run could not be recorded: {e}"))),
                 };
                 results[i] = Some(r.map(|report| wrap(requests[i].kind, report)));
@@ -653,17 +646,13 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
         // each request's writes applied alone.
         let mut marks: Vec<Vec<(u32, u64)>> = fresh.iter().map(|_| Vec::new()).collect();
         let mut failed: Vec<Option<DsrError>> = fresh.iter().map(|_| None).collect();
-        for (ds, (members, applied)) in self.datasets.iter().zip(per_dataset) {
-            let connector = self.connector(&ds.id);
+        for ((ds, connector), (members, applied)) in self.datasets.iter().zip(&self.connectors).zip(per_dataset) {
             let changed: Vec<Result<u64, DsrError>> = match applied {
                 Ok(Ok(counts)) => counts.into_iter().map(Ok).collect(),
                 _ => {
                     let mut out = Vec::new();
                     for (_, step) in &members {
-                        out.push(match connector {
-                            Some(c) => c.apply(&step.ops).await.map_err(DsrError::db(&ds.id)),
-                            None => Err(DsrError::Internal(format!("no dataset `{}`", ds.id))),
-                        });
+                        out.push(connector.apply(&step.ops).await.map_err(DsrError::db(&ds.id)));
                     }
                     out
                 }
@@ -682,7 +671,7 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
                     // request resumes it.
                     return (i, Err(e));
                 }
-                let mut report = *f.report;
+                let mut report = f.report;
                 report.run = run.to_string();
                 (i, self.finish(run, &report, marks).await.map(|()| report))
             },
@@ -1071,7 +1060,7 @@ struct Fresh {
     /// The same steps, to apply.
     pending: Vec<PendingStep>,
     /// The report the run gives once done (without the run's id).
-    report: Box<WriteReport>,
+    report: WriteReport,
 }
 
 /// A store error shared by several waiters, back as the error of one.

@@ -409,24 +409,20 @@ async fn fulfil(state: &Shared, opts: &WorkerOptions, job: &Job) -> Result<(), J
     done.response = Some(response.to_string());
     done.finish_job = Some((job.id, opts.name.clone()));
     let controller = state.policy.policy.controller_name().to_owned();
+    let links = kept.as_ref().map(|(a, expires_at)| AnswerLinks {
+        formats: a.files.iter().map(|f| f.format.clone()).collect(),
+        expires_at: expires_at.to_string(),
+    });
     if req.source == RequestSource::Requester
         && let Some(to) = &req.contact
     {
         let email = texts::response(to, &controller, req.kind, &id.to_string(), &summary(req.kind, &outcome));
-        let link = kept.as_ref().map(|(a, expires_at)| AnswerLinks {
-            formats: a.files.iter().map(|f| f.format.clone()).collect(),
-            expires_at: expires_at.to_string(),
-        });
         done.enqueue.push(self::job(
             &req.tenant,
             MAIL,
-            &MailJob { email, request: Some(id.to_string()), acknowledges: false, answer: link },
+            &MailJob { email, request: Some(id.to_string()), acknowledges: false, answer: links.clone() },
         ));
     }
-    let answer_links_kept = kept.as_ref().map(|(a, expires_at)| AnswerLinks {
-        formats: a.files.iter().map(|f| f.format.clone()).collect(),
-        expires_at: expires_at.to_string(),
-    });
     if let Some((answer, expires_at)) = kept {
         let mut expiry = self::job(&req.tenant, EXPIRE, &ExpireJob { request: id.to_string() });
         expiry.run_at = expires_at;
@@ -436,19 +432,10 @@ async fn fulfil(state: &Shared, opts: &WorkerOptions, job: &Job) -> Result<(), J
     // promise W9 (handle and inform the controller) and P7 (a controller's instruction).
     let inform = req.source == RequestSource::Controller || details_flag(&req, "inform_controller");
     if let (Some(customer), true) = (req.customer, inform) {
-        let mut notify = notify_job(&req, customer, "request.completed");
         // promise P7: the customer that instructed access or export downloads the answer; a
         // person's own request keeps its link to the person alone.
-        if let (RequestSource::Controller, Some(links)) = (req.source, &answer_links_kept) {
-            let p = NotifyJob {
-                request: id.to_string(),
-                customer: customer.to_string(),
-                event: "request.completed".to_owned(),
-                answer: Some(links.clone()),
-            };
-            notify = self::job(&req.tenant, NOTIFY, &p);
-        }
-        done.enqueue.push(notify);
+        let answer = if req.source == RequestSource::Controller { links } else { None };
+        done.enqueue.push(notify_job(&req, customer, "request.completed", answer));
     }
     let audit = worker_draft(opts, "request.complete", job, json!({"request": id.to_string(), "kind": req.kind}));
     state.store.update_request(&job.tenant, id, vec![done], audit).await?;
@@ -465,17 +452,12 @@ pub fn job_for_mail(req: &DataRequest, email: Email, acknowledges: bool) -> NewJ
     job(&req.tenant, MAIL, &MailJob { email, request: Some(req.id.to_string()), acknowledges, answer: None })
 }
 
-/// A `customer.notify` job.
-pub fn notify_job(req: &DataRequest, customer: CustomerId, event: &str) -> NewJob {
+/// A `customer.notify` job; `answer`: the download links to give (a customer's instruction).
+pub fn notify_job(req: &DataRequest, customer: CustomerId, event: &str, answer: Option<AnswerLinks>) -> NewJob {
     job(
         &req.tenant,
         NOTIFY,
-        &NotifyJob {
-            request: req.id.to_string(),
-            customer: customer.to_string(),
-            event: event.to_owned(),
-            answer: None,
-        },
+        &NotifyJob { request: req.id.to_string(), customer: customer.to_string(), event: event.to_owned(), answer },
     )
 }
 

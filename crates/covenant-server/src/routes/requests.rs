@@ -285,7 +285,7 @@ fn refer_update(
         u.enqueue.push(job_for_mail(req, email, false));
     }
     if let Some(c) = customer {
-        u.enqueue.push(notify_job(req, c.id, "request.referred"));
+        u.enqueue.push(notify_job(req, c.id, "request.referred", None));
     }
     u
 }
