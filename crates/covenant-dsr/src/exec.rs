@@ -6,6 +6,7 @@
 //! is resumed by the next run of the same request: a step still pending is read back, and only
 //! the operations whose effect is absent are applied, so nothing is applied twice.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use covenant_connectors::{Connector, ConnectorOptions, Value, WriteOp};
@@ -23,7 +24,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::{Config, load_or_create_key};
 use crate::error::DsrError;
-use crate::find::{Found, Source, discover};
+use crate::find::{Found, Source, discover, discover_many};
 use crate::plan::{self, Plan, RequestKind, Scope};
 use crate::report::{self, FlagReport, Outcome, StepReport, WriteReport};
 use crate::writes::{self, Correction, Keys, Target};
@@ -226,6 +227,12 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
         discover(plan, &self.sources(plan), &request.identities).await
     }
 
+    /// What `plan`'s lookups find about each of several people, looked up together (see
+    /// [`discover_many`]): the same as each person's own [`Executor::discover`].
+    pub async fn discover_many(&self, plan: &Plan, people: &[Vec<Identity>]) -> Result<Vec<Found>, DsrError> {
+        discover_many(plan, &self.sources(plan), people).await
+    }
+
     fn draft(&self, action: &str, target: &str, detail: serde_json::Value) -> AuditDraft {
         AuditDraft::new(&self.actor, action, target, detail.to_string())
     }
@@ -386,8 +393,19 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
     /// Reads the person's data and computes the run: its write set, steps and report (nothing
     /// is recorded yet); or finds the open run of the same request.
     async fn prepare_plan(&self, request: &Request, plan: &Plan) -> Result<Prepared, DsrError> {
-        let key = request.key();
-        let plan_hash = plan.hash();
+        self.check_keys(plan)?;
+        // An open run of the same request is looked for while the person's data is read; when
+        // there is one, what was read is dropped and that run is resumed.
+        let (open, found) = futures_util::future::join(
+            self.store.find_open_run(&self.tenant, &request.key()),
+            self.discover(request, plan),
+        )
+        .await;
+        self.prepared(request, plan, open?, found)
+    }
+
+    /// A keyed erasure strategy needs the pseudonym key.
+    fn check_keys(&self, plan: &Plan) -> Result<(), DsrError> {
         if let Some(at) = self.keys_needed(plan)
             && self.key.is_none()
         {
@@ -395,12 +413,21 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
                 "column `{at}` is erased with a keyed strategy (`hash` or `pseudonym`): set `[secrets] pseudonym_key_file` in the configuration"
             )));
         }
-        // An open run of the same request is looked for while the person's data is read; when
-        // there is one, what was read is dropped and that run is resumed.
-        let (open, found) =
-            futures_util::future::join(self.store.find_open_run(&self.tenant, &key), self.discover(request, plan))
-                .await;
-        if let Some(run) = open? {
+        Ok(())
+    }
+
+    /// A request prepared from its open run, if any (resumed), or else from what discovery
+    /// found (a fresh run).
+    fn prepared(
+        &self,
+        request: &Request,
+        plan: &Plan,
+        open: Option<covenant_store::Run>,
+        found: Result<Found, DsrError>,
+    ) -> Result<Prepared, DsrError> {
+        let key = request.key();
+        let plan_hash = plan.hash();
+        if let Some(run) = open {
             if run.plan_hash != plan_hash {
                 return Err(DsrError::Resume(format!(
                     "run `{}` of this request was prepared from another plan (the policy or the annotations changed since); restore them to finish it",
@@ -540,28 +567,81 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
         }
     }
 
-    /// Checks, plans and prepares every request of a batch, `concurrency` at a time: `None`
-    /// for a request that writes no database.
+    /// Checks, plans and prepares every request of a batch: `None` for a request that writes no
+    /// database. The people of requests whose plans look up the same way are looked up
+    /// together ([`discover_many`]), in `concurrency` parts at the same time (each on its own
+    /// connections); if a part's lookups fail, its requests are prepared one by one, so that
+    /// each gets its own error.
     async fn prepare_batch(&self, requests: &[Request], concurrency: usize) -> Vec<Result<Option<Prepared>, DsrError>> {
-        use futures_util::StreamExt;
-        let mut prepared: Vec<(usize, Result<Option<Prepared>, DsrError>)> =
-            futures_util::stream::iter(requests.iter().enumerate())
-                .map(|(i, r)| async move {
-                    let prep = async {
-                        check_request(r)?;
-                        if !r.kind.writes_databases() {
-                            return Ok(None);
-                        }
-                        let plan = self.plan(r)?;
-                        self.prepare_plan(r, &plan).await.map(Some)
-                    };
-                    (i, prep.await)
-                })
-                .buffer_unordered(concurrency.max(1))
-                .collect()
-                .await;
-        prepared.sort_by_key(|p| p.0);
-        prepared.into_iter().map(|p| p.1).collect()
+        let mut out: Vec<Option<Result<Option<Prepared>, DsrError>>> = requests.iter().map(|_| None).collect();
+        let mut plans: Vec<Option<Plan>> = requests.iter().map(|_| None).collect();
+        // Requests whose plans look up the same way, in order of first appearance.
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        let mut by_lookups: HashMap<String, usize> = HashMap::new();
+        for (i, r) in requests.iter().enumerate() {
+            let planned = check_request(r).and_then(|()| {
+                if !r.kind.writes_databases() {
+                    return Ok(None);
+                }
+                let plan = self.plan(r)?;
+                self.check_keys(&plan)?;
+                Ok(Some(plan))
+            });
+            match planned {
+                Err(e) => out[i] = Some(Err(e)),
+                Ok(None) => out[i] = Some(Ok(None)),
+                Ok(Some(plan)) => {
+                    let g = *by_lookups.entry(lookup_key(&plan)).or_insert_with(|| {
+                        groups.push(Vec::new());
+                        groups.len() - 1
+                    });
+                    groups[g].push(i);
+                    plans[i] = Some(plan);
+                }
+            }
+        }
+        let parts: Vec<Vec<usize>> = groups
+            .iter()
+            .flat_map(|g| {
+                let size = g.len().div_ceil(concurrency.max(1)).max(1);
+                g.chunks(size).map(<[usize]>::to_vec).collect::<Vec<_>>()
+            })
+            .collect();
+        let plans = &plans;
+        let looked_up = futures_util::future::join_all(parts.into_iter().map(|part| async move {
+            let Some(plan) = part.first().and_then(|i| plans[*i].as_ref()) else {
+                return (part, Err(DsrError::Internal("a batch request lost its plan".into())));
+            };
+            let people: Vec<Vec<Identity>> = part.iter().map(|i| requests[*i].identities.clone()).collect();
+            let open = futures_util::future::join_all(
+                part.iter().map(|i| async move { self.store.find_open_run(&self.tenant, &requests[*i].key()).await }),
+            );
+            let (open, found) =
+                futures_util::future::join(open, discover_many(plan, &self.sources(plan), &people)).await;
+            (part, found.map(|found| (open, found)))
+        }))
+        .await;
+        for (part, r) in looked_up {
+            match r {
+                Ok((open, found)) => {
+                    for ((i, open), found) in part.into_iter().zip(open).zip(found) {
+                        let (Some(plan), r) = (&plans[i], &requests[i]) else { continue };
+                        out[i] = Some(
+                            open.map_err(DsrError::from).and_then(|o| self.prepared(r, plan, o, Ok(found))).map(Some),
+                        );
+                    }
+                }
+                Err(_) => {
+                    for i in part {
+                        let (Some(plan), r) = (&plans[i], &requests[i]) else { continue };
+                        out[i] = Some(self.prepare_plan(r, plan).await.map(Some));
+                    }
+                }
+            }
+        }
+        out.into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(DsrError::Internal("a batch request was not prepared".into()))))
+            .collect()
     }
 
     /// Records and applies a prepared batch (see [`Executor::run_batches`]).
@@ -1064,6 +1144,14 @@ struct Fresh {
 }
 
 /// A store error shared by several waiters, back as the error of one.
+/// What a plan's discovery depends on: requests with the same key look up people the same way
+/// and can be looked up together.
+fn lookup_key(plan: &Plan) -> String {
+    let datasets: Vec<_> =
+        plan.datasets.iter().map(|d| serde_json::json!([d.id, d.lookups, d.mentions, d.referred, d.tables])).collect();
+    serde_json::json!([plan.scope, datasets]).to_string()
+}
+
 fn shared_error(e: Arc<StoreError>) -> DsrError {
     match Arc::try_unwrap(e) {
         Ok(e) => e.into(),

@@ -1,3 +1,4 @@
 mod exec;
 pub mod fixture;
+mod many;
 mod nocase;

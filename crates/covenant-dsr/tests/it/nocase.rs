@@ -16,7 +16,7 @@ const PEOPLE: usize = 4;
 
 /// Ada's email as the application stored it: with capitals in `users`, `marketing_preferences`
 /// and `email_events`, lowercased in `payments.billing_email`.
-async fn capitals(f: &Fixture) {
+pub(super) async fn capitals(f: &Fixture) {
     f.exec(
         "crm",
         "UPDATE users SET email = 'Ada@Example.COM' WHERE id = 1;\n\
@@ -28,7 +28,7 @@ async fn capitals(f: &Fixture) {
 
 /// The demo annotations with `match = "case_insensitive"` on the email columns of `users`,
 /// `marketing_preferences` and `email_events`.
-fn case_insensitive(f: &Fixture) {
+pub(super) fn case_insensitive(f: &Fixture) {
     let read = |name: &str| std::fs::read_to_string(examples().join("crm").join(name)).unwrap();
     let edit = |text: String, line: &str| {
         assert!(text.contains(line), "the demo annotations have no `{line}`");

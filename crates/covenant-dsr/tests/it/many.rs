@@ -1,0 +1,95 @@
+//! Discovery of several people at once (`discover_many`, how batches look people up) finds
+//! for each person exactly what the person's own discovery finds: the rows each lookup returns
+//! for the whole chunk go to the right people only. Promises P6, W6 (complete access), T5
+//! (erasure of the person's data, and nobody else's).
+
+use covenant_core::Identity;
+use covenant_dsr::{Request, RequestKind, Scope};
+
+use super::fixture::{Fixture, email};
+use super::nocase::{capitals, case_insensitive};
+
+const PEOPLE: usize = 6;
+
+fn id(kind: &str, raw: &str) -> Identity {
+    Identity::parse(kind, raw).unwrap()
+}
+
+/// Everyone of the fixture by email, and people that test the edges: Ada by phone alone and
+/// by her account id alone (found through other rows), Ada twice more (shared rows), person
+/// 2 by two identities, person 3 by an account id written with capitals (the same value in
+/// another spelling), someone unknown, and nobody at all.
+fn people() -> Vec<Vec<Identity>> {
+    let mut people: Vec<Vec<Identity>> = (1..=PEOPLE).map(|i| vec![Identity::email(&email(i)).unwrap()]).collect();
+    people.push(vec![id("phone", "+358400000001")]);
+    people.push(vec![id("account_id", "u_1")]);
+    people.push(vec![Identity::email(&email(1)).unwrap()]);
+    people.push(vec![Identity::email(&email(2)).unwrap(), id("account_id", "u_2")]);
+    people.push(vec![id("account_id", "U_3")]);
+    people.push(vec![id("account_id", "u_3")]);
+    people.push(vec![Identity::email("nobody@example.com").unwrap()]);
+    people.push(vec![id("email", "ADA@example.com")]);
+    people.push(Vec::new());
+    people
+}
+
+async fn same_as_alone(f: &Fixture) {
+    let exec = f.executor().await;
+    let people = people();
+    for kind in [RequestKind::Access, RequestKind::Erasure, RequestKind::Rectification] {
+        for scope in [Scope::Controller, Scope::Customer("1".into()), Scope::Customer("2".into())] {
+            let mut req = Request::new(kind, people[0].clone());
+            req.scope = scope.clone();
+            let plan = exec.plan(&req).unwrap();
+            let together = exec.discover_many(&plan, &people).await.unwrap();
+            assert_eq!(together.len(), people.len());
+            let mut found_rows = 0;
+            for (p, ids) in people.iter().enumerate() {
+                let mut alone_req = Request::new(kind, ids.clone());
+                alone_req.scope = scope.clone();
+                let alone = exec.discover(&alone_req, &plan).await.unwrap();
+                found_rows += alone.row_count();
+                assert_eq!(together[p], alone, "{kind:?} {scope:?}: person {p} ({ids:?})");
+            }
+            assert!(found_rows > 0, "{kind:?} {scope:?}: the people have rows");
+        }
+    }
+    // In chunks of one and of two people: the same again.
+    let mut req = Request::new(RequestKind::Erasure, people[0].clone());
+    req.scope = Scope::Controller;
+    let plan = exec.plan(&req).unwrap();
+    let all = exec.discover_many(&plan, &people).await.unwrap();
+    for size in [1, 2] {
+        let mut parts = Vec::new();
+        for chunk in people.chunks(size) {
+            parts.extend(exec.discover_many(&plan, chunk).await.unwrap());
+        }
+        assert_eq!(parts, all, "chunks of {size}");
+    }
+    exec.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_looked_up_together_find_what_each_finds_alone() {
+    let f = Fixture::sqlite(PEOPLE).await;
+    same_as_alone(&f).await;
+    if let Some(f) = Fixture::postgres(PEOPLE).await {
+        same_as_alone(&f).await;
+        f.drop_db().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_looked_up_together_ignoring_letter_case_find_what_each_finds_alone() {
+    // Ada's email stored with capitals, the email columns compared ignoring case.
+    let f = Fixture::sqlite(PEOPLE).await;
+    capitals(&f).await;
+    case_insensitive(&f);
+    same_as_alone(&f).await;
+    if let Some(f) = Fixture::postgres(PEOPLE).await {
+        capitals(&f).await;
+        case_insensitive(&f);
+        same_as_alone(&f).await;
+        f.drop_db().await;
+    }
+}
