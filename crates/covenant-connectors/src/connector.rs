@@ -268,7 +268,12 @@ impl Connector {
                 .map_err(|_| ConnectorError::Url(redact(url)))?
                 .busy_timeout(options.busy_timeout)
                 .foreign_keys(true)
-                .pragma("cache_size", format!("-{}", u64::from(options.sqlite_cache_mib.max(1)) * 1024));
+                .pragma("cache_size", format!("-{}", u64::from(options.sqlite_cache_mib.max(1)) * 1024))
+                // Statement journals (the pages a statement of a longer transaction changes,
+                // kept to undo that statement alone) and sorting space in memory: a batch's
+                // statements change thousands of rows, whose journal SQLite would otherwise
+                // write to temporary files. This connection's setting only.
+                .pragma("temp_store", "memory");
             let pool = SqlitePoolOptions::new()
                 .max_connections(max)
                 .min_connections(0)
@@ -757,7 +762,9 @@ impl Session<'_> {
             return Err(ConnectorError::Arity(bad.len(), match_columns.len()));
         }
         let mut keys: Vec<&Vec<Value>> = keys.iter().filter(|k| !k.iter().any(Value::is_null)).collect();
-        keys.sort_by_key(|k| k.iter().map(Value::sort_key).collect::<Vec<_>>());
+        keys.sort_by(|a, b| {
+            a.iter().zip(b.iter()).map(|(x, y)| x.sort_cmp(y)).find(|o| o.is_ne()).unwrap_or(a.len().cmp(&b.len()))
+        });
         keys.dedup();
         if keys.is_empty() || select.is_empty() {
             return Ok(Vec::new());

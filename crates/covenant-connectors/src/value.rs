@@ -82,6 +82,32 @@ impl Value {
         }
     }
 
+    /// The order of [`Value::sort_key`], without building the keys: rows are sorted and
+    /// looked up by their values many times.
+    pub fn sort_cmp(&self, other: &Value) -> std::cmp::Ordering {
+        fn rank(v: &Value) -> u8 {
+            match v {
+                Value::Null => 0,
+                Value::Bool(_) | Value::Integer(_) => 1,
+                Value::Real(_) => 2,
+                Value::Text(_) | Value::Timestamp(_) => 3,
+                Value::Bytes(_) => 4,
+            }
+        }
+        let int = |v: &Value| match v {
+            Value::Bool(b) => i64::from(*b),
+            Value::Integer(i) => *i,
+            _ => 0,
+        };
+        match (self, other) {
+            (Value::Text(a) | Value::Timestamp(a), Value::Text(b) | Value::Timestamp(b)) => a.cmp(b),
+            // Hex keeps the order of the bytes.
+            (Value::Bytes(a), Value::Bytes(b)) => a.cmp(b),
+            (Value::Real(_), Value::Real(_)) => self.sort_key().cmp(&other.sort_key()),
+            (a, b) => rank(a).cmp(&rank(b)).then_with(|| int(a).cmp(&int(b))),
+        }
+    }
+
     /// A total order for sorting rows deterministically (null first, then by kind, then value).
     pub fn sort_key(&self) -> (u8, i64, String) {
         match self {
@@ -194,5 +220,26 @@ mod tests {
         assert!(Value::Text("  ".into()).is_empty());
         assert_eq!(unhex("0aFF"), Some(vec![10, 255]));
         assert_eq!(unhex("0"), None);
+    }
+
+    fn any_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        prop_oneof![
+            Just(Value::Null),
+            any::<i64>().prop_map(Value::Integer),
+            (-3i64..3).prop_map(Value::Integer),
+            any::<bool>().prop_map(Value::Bool),
+            (-1e6f64..1e6).prop_map(Value::Real),
+            "[a-c]{0,3}".prop_map(Value::Text),
+            "[a-c]{0,3}".prop_map(Value::Timestamp),
+            proptest::collection::vec(any::<u8>(), 0..4).prop_map(Value::Bytes),
+        ]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn sort_cmp_orders_as_sort_key(a in any_value(), b in any_value()) {
+            proptest::prop_assert_eq!(a.sort_cmp(&b), a.sort_key().cmp(&b.sort_key()));
+        }
     }
 }

@@ -18,9 +18,13 @@ pub struct RowKey(pub Vec<Value>);
 
 impl Ord for RowKey {
     fn cmp(&self, other: &RowKey) -> Ordering {
-        let a: Vec<_> = self.0.iter().map(Value::sort_key).collect();
-        let b: Vec<_> = other.0.iter().map(Value::sort_key).collect();
-        a.cmp(&b)
+        for (a, b) in self.0.iter().zip(&other.0) {
+            match a.sort_cmp(b) {
+                Ordering::Equal => {}
+                o => return o,
+            }
+        }
+        self.0.len().cmp(&other.0.len())
     }
 }
 
@@ -518,6 +522,15 @@ impl<'c> Lookups<'_, 'c> {
     /// be told apart that way, those lookups are asked one by one. Returns each lookup with
     /// its rows, in the order given.
     async fn run(&mut self, asks: Vec<(usize, Ask)>) -> Result<Vec<(usize, Ask, Vec<Vec<Value>>)>, DsrError> {
+        if self.people.len() == 1 {
+            // One person: each lookup as it is.
+            let mut out = Vec::with_capacity(asks.len());
+            for (p, ask) in asks {
+                let rows = self.fetch(&ask, &ask.keys).await?;
+                out.push((p, ask, rows));
+            }
+            return Ok(out);
+        }
         let mut groups: Vec<Vec<usize>> = Vec::new();
         {
             let mut index: HashMap<_, usize> = HashMap::new();

@@ -1,15 +1,17 @@
 -- The demo application's `crm` database (SQLite): a call-center CRM in the style of Oki-Toki
 -- (examples/okitoki/policy.toml). Annotated in crm.dataset.toml.
+-- Integer keys are `INTEGER PRIMARY KEY`, SQLite's row id, as SQLite applications declare them:
+-- a row is found by its key in one B-tree instead of two.
 
 CREATE TABLE accounts (            -- customer companies (the controllers of their contacts)
-    id          BIGINT PRIMARY KEY,
+    id          INTEGER PRIMARY KEY,
     name        TEXT NOT NULL,
     plan        TEXT NOT NULL,
     created_at  TEXT NOT NULL       -- RFC 3339, UTC
 );
 
 CREATE TABLE users (               -- people who use the product for an account
-    id             BIGINT PRIMARY KEY,
+    id             INTEGER PRIMARY KEY,
     account_id     BIGINT NOT NULL REFERENCES accounts (id),
     public_id      TEXT NOT NULL UNIQUE,  -- `u_…`, the account id the events database knows
     email          TEXT NOT NULL UNIQUE,
@@ -25,7 +27,7 @@ CREATE INDEX users_account ON users (account_id);
 CREATE INDEX users_phone ON users (phone);      -- identity columns are looked up by requests
 
 CREATE TABLE contacts (            -- an account's own contacts and prospects (processor data, T7)
-    id          BIGINT PRIMARY KEY,
+    id          INTEGER PRIMARY KEY,
     account_id  BIGINT NOT NULL REFERENCES accounts (id),
     email       TEXT,
     phone       TEXT,
@@ -41,7 +43,7 @@ CREATE INDEX contacts_email ON contacts (email);
 CREATE INDEX contacts_phone ON contacts (phone);
 
 CREATE TABLE client_cards (        -- a card per conversation with a contact
-    id          BIGINT PRIMARY KEY,
+    id          INTEGER PRIMARY KEY,
     contact_id  BIGINT NOT NULL REFERENCES contacts (id),
     title       TEXT NOT NULL,
     body        TEXT,
@@ -50,7 +52,7 @@ CREATE TABLE client_cards (        -- a card per conversation with a contact
 CREATE INDEX client_cards_contact ON client_cards (contact_id);
 
 CREATE TABLE comments (            -- comments on a card, written by a user
-    id              BIGINT PRIMARY KEY,
+    id              INTEGER PRIMARY KEY,
     card_id         BIGINT NOT NULL REFERENCES client_cards (id),
     author_user_id  BIGINT REFERENCES users (id),
     body            TEXT NOT NULL,
@@ -60,7 +62,7 @@ CREATE INDEX comments_card ON comments (card_id);
 CREATE INDEX comments_author ON comments (author_user_id);
 
 CREATE TABLE tickets (             -- support tickets opened by a user
-    id           BIGINT PRIMARY KEY,
+    id           INTEGER PRIMARY KEY,
     user_id      BIGINT NOT NULL REFERENCES users (id),
     assignee_id  BIGINT REFERENCES users (id),
     subject      TEXT NOT NULL,
@@ -72,7 +74,7 @@ CREATE INDEX tickets_user ON tickets (user_id);
 CREATE INDEX tickets_assignee ON tickets (assignee_id);
 
 CREATE TABLE payments (            -- invoices paid by a user (kept for tax law after erasure)
-    id               BIGINT PRIMARY KEY,
+    id               INTEGER PRIMARY KEY,
     user_id          BIGINT REFERENCES users (id),
     billing_email    TEXT NOT NULL,
     card_holder      TEXT NOT NULL,
@@ -86,7 +88,7 @@ CREATE INDEX payments_user ON payments (user_id);
 CREATE INDEX payments_email ON payments (billing_email);
 
 CREATE TABLE ai_messages (         -- the AI assistant conversation of a user
-    id               BIGINT PRIMARY KEY,
+    id               INTEGER PRIMARY KEY,
     user_id          BIGINT NOT NULL REFERENCES users (id),
     conversation_id  TEXT NOT NULL,
     role             TEXT NOT NULL,   -- user | assistant
@@ -96,7 +98,7 @@ CREATE TABLE ai_messages (         -- the AI assistant conversation of a user
 CREATE INDEX ai_messages_user ON ai_messages (user_id);
 
 CREATE TABLE invitations (         -- one invitation email to a teammate (T6)
-    id                  BIGINT PRIMARY KEY,
+    id                  INTEGER PRIMARY KEY,
     account_id          BIGINT NOT NULL REFERENCES accounts (id),
     invited_by_user_id  BIGINT REFERENCES users (id),
     email               TEXT NOT NULL,
