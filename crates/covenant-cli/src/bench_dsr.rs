@@ -7,7 +7,10 @@
 //! fixed hand-written statements (median), the two alternating, and a batch of BATCH erasures
 //! of other users through [`Executor::run_batches`] (erasures per second): CHUNK requests per
 //! transaction of each database, CONCURRENCY persons looked up at a time, the next CHUNK looked
-//! up while one is written. The hand-written statements live here, fixed
+//! up while one is written; and the same batch of hand-written erasures of other users, run the
+//! same way (chunks, reads CONCURRENCY at a time, one transaction per database and chunk, the
+//! next chunk read while one is written), the two in halves, in turn. The hand-written
+//! statements live here, fixed
 //! text run through `Connector::run_fixed`: the executor builds its own SQL in the connectors.
 
 use std::path::{Path, PathBuf};
@@ -178,28 +181,81 @@ async fn hand_access(sql: &Sql, crm: &Connector, events: &Connector, u: &User) -
 /// The hand-written erasure: the same reads, then the same writes, one transaction per database.
 async fn hand_erasure(sql: &Sql, crm: &Connector, events: &Connector, u: &User) -> Result<()> {
     hand_access(sql, crm, events, u).await?;
+    let (a, b) = hand_writes(sql, u);
+    crm.run_fixed(&a, true).await?;
+    events.run_fixed(&b, true).await?;
+    Ok(())
+}
+
+/// The hand-written erasure's writes of one user.
+fn hand_writes(sql: &Sql, u: &User) -> (Vec<(&'static str, Vec<Value>)>, Vec<(&'static str, Vec<Value>)>) {
     let id = Value::Integer(u.id);
-    crm.run_fixed(
-        &[
-            (sql.cut_comments, vec![id.clone()]),
-            (sql.cut_tickets, vec![id.clone()]),
-            (sql.cut_invitations, vec![id.clone(), t(&u.email)]),
-            (sql.update_payments, vec![id.clone(), t(&u.email)]),
-            (sql.delete_tickets, vec![id.clone()]),
-            (sql.delete_ai, vec![id.clone()]),
-            (sql.delete_invitations, vec![t(&u.email)]),
-            (sql.delete_user, vec![id.clone()]),
-            (sql.delete_prefs, vec![t(&u.email)]),
-        ],
-        true,
-    )
-    .await?;
-    events
-        .run_fixed(
-            &[(sql.delete_email_events, vec![t(&u.email)]), (sql.delete_login_events, vec![t(&u.public_id)])],
-            true,
-        )
-        .await?;
+    let crm = vec![
+        (sql.cut_comments, vec![id.clone()]),
+        (sql.cut_tickets, vec![id.clone()]),
+        (sql.cut_invitations, vec![id.clone(), t(&u.email)]),
+        (sql.update_payments, vec![id.clone(), t(&u.email)]),
+        (sql.delete_tickets, vec![id.clone()]),
+        (sql.delete_ai, vec![id.clone()]),
+        (sql.delete_invitations, vec![t(&u.email)]),
+        (sql.delete_user, vec![id]),
+        (sql.delete_prefs, vec![t(&u.email)]),
+    ];
+    let events = vec![(sql.delete_email_events, vec![t(&u.email)]), (sql.delete_login_events, vec![t(&u.public_id)])];
+    (crm, events)
+}
+
+/// A batch of hand-written erasures the way `covenant dsr batch` runs them: in chunks, each
+/// user's reads `concurrency` at a time, then every write of the chunk in one transaction per
+/// database (the two databases at the same time), the next chunk read while one is written.
+async fn hand_batch(
+    sql: &Sql,
+    crm: &Connector,
+    events: &Connector,
+    users: &[User],
+    chunk: usize,
+    concurrency: usize,
+) -> Result<()> {
+    use futures_util::StreamExt;
+    let read = |part: &'_ [User]| {
+        let part = part.to_vec();
+        async move {
+            let reads: Vec<Result<usize>> = futures_util::stream::iter(part.iter())
+                .map(|u| hand_access(sql, crm, events, u))
+                .buffer_unordered(concurrency.max(1))
+                .collect()
+                .await;
+            reads.into_iter().collect::<Result<Vec<_>>>().map(|_| ())
+        }
+    };
+    let write = |part: &'_ [User]| {
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for u in part {
+            let (c, e) = hand_writes(sql, u);
+            a.extend(c);
+            b.extend(e);
+        }
+        async move {
+            let (x, y) = futures_util::future::join(crm.run_fixed(&a, true), events.run_fixed(&b, true)).await;
+            x?;
+            y?;
+            Ok::<_, anyhow::Error>(())
+        }
+    };
+    let chunks: Vec<&[User]> = users.chunks(chunk.max(1)).collect();
+    let Some(first) = chunks.first() else { return Ok(()) };
+    read(first).await?;
+    for (k, part) in chunks.iter().enumerate() {
+        let next = async {
+            match chunks.get(k + 1) {
+                Some(c) => read(c).await,
+                None => Ok(()),
+            }
+        };
+        let (w, r) = futures_util::future::join(write(part), next).await;
+        w?;
+        r?;
+    }
     Ok(())
 }
 
@@ -283,7 +339,7 @@ pub fn run(opts: &DsrBenchOptions<'_>) -> Result<ExitCode> {
                 config.datasets.len()
             );
         }
-        let opts2 = ConnectorOptions { max_connections: 2, ..ConnectorOptions::default() };
+        let opts2 = ConnectorOptions::default();
         let crm = Connector::connect(&config.datasets[0].url, &opts2).await?;
         let events = Connector::connect(&config.datasets[1].url, &opts2).await?;
         let sql = match crm.backend() {
@@ -291,7 +347,7 @@ pub fn run(opts: &DsrBenchOptions<'_>) -> Result<ExitCode> {
             Backend::Postgres => &POSTGRES,
         };
         let n = opts.samples;
-        let all = users(&crm, 4 * n + opts.batch).await?;
+        let all = users(&crm, 4 * n + 2 * opts.batch).await?;
         if all.len() < 4 * n {
             bail!(
                 "the demo database has {} users; generate more contacts (one user per 20) or take fewer samples",
@@ -301,8 +357,10 @@ pub fn run(opts: &DsrBenchOptions<'_>) -> Result<ExitCode> {
         let (access_users, rest) = all.split_at(n);
         let (erase_users, rest) = rest.split_at(n);
         let (hand_users, rest) = rest.split_at(n);
-        let (_, batch_users) = rest.split_at(n);
-        let batch_users: Vec<User> = batch_users.iter().take(opts.batch).cloned().collect();
+        let (_, rest) = rest.split_at(n);
+        // Every other user for the executor's batch, the others for the hand-written one.
+        let batch_users: Vec<User> = rest.iter().step_by(2).take(opts.batch).cloned().collect();
+        let hand_batch_users: Vec<User> = rest.iter().skip(1).step_by(2).take(opts.batch).cloned().collect();
 
         let request = |u: &User, kind| -> Result<Request> {
             Ok(Request::new(kind, vec![Identity::email(&u.email).with_context(|| format!("user {}", u.id))?]))
@@ -376,15 +434,35 @@ pub fn run(opts: &DsrBenchOptions<'_>) -> Result<ExitCode> {
             hand_write.push(h?);
         }
 
-        // The batch: `covenant dsr batch`'s way, CHUNK requests per transaction of each database.
-        let started = Instant::now();
+        // The batch: `covenant dsr batch`'s way, CHUNK requests per transaction of each database,
+        // and the same erasures of other users by hand the same way; in two halves, in turn.
+        let mut batch_time = Duration::ZERO;
+        let mut hand_batch_time = Duration::ZERO;
         let mut done = 0;
         let requests = batch_users.iter().map(|u| request(u, RequestKind::Erasure)).collect::<Result<Vec<_>>>()?;
-        for r in exec.run_batches(&requests, opts.chunk.max(1), opts.concurrency, &Quiet).await {
-            r?;
-            done += 1;
+        let half = requests.len().div_ceil(2).max(1);
+        for (i, (reqs, hand)) in requests.chunks(half).zip(hand_batch_users.chunks(half)).enumerate() {
+            let covenant = async {
+                let s = Instant::now();
+                let mut n = 0;
+                for r in exec.run_batches(reqs, opts.chunk.max(1), opts.concurrency, &Quiet).await {
+                    r?;
+                    n += 1;
+                }
+                Ok::<_, anyhow::Error>((s.elapsed(), n))
+            };
+            let by_hand = async {
+                let s = Instant::now();
+                hand_batch(sql, &crm, &events, hand, opts.chunk, opts.concurrency).await?;
+                Ok::<_, anyhow::Error>(s.elapsed())
+            };
+            let (c, h) = in_turn(i, covenant, by_hand).await;
+            let (took, n) = c?;
+            batch_time += took;
+            done += n;
+            hand_batch_time += h?;
         }
-        let batch_time = started.elapsed();
+        let hand_done = hand_batch_users.len().min(done);
 
         let (a, e, ha, he) = (median(access), median(erasure), median(hand_read), median(hand_write));
         let (d, p) = (median(discovery), median(planning));
@@ -418,6 +496,12 @@ pub fn run(opts: &DsrBenchOptions<'_>) -> Result<ExitCode> {
             opts.concurrency,
             batch_time.as_secs_f64(),
             done as f64 / batch_time.as_secs_f64().max(1e-9)
+        );
+        let hand_rate = hand_done as f64 / hand_batch_time.as_secs_f64().max(1e-9);
+        println!(
+            "hand-written batch of {hand_done} erasures, the same way: {:.1} s, erasures/s: {hand_rate:.0} (Covenant's rate {:.2} of it)",
+            hand_batch_time.as_secs_f64(),
+            (done as f64 / batch_time.as_secs_f64().max(1e-9)) / hand_rate.max(1e-9)
         );
         exec.close().await;
         crm.close().await;
