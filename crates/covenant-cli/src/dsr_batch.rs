@@ -47,7 +47,8 @@ pub struct BatchArgs {
     /// Requests per batch: their writes go in one transaction per database
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub chunk: u64,
-    /// Persons of a batch looked up at the same time
+    /// Parts of a batch looked up at the same time, each part's people together (one statement
+    /// per lookup for the whole part), each part on its own connections
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=64))]
     pub concurrency: u64,
     /// text (failures and a summary) or json (one JSON object per request, JSON Lines)

@@ -351,7 +351,8 @@ enum BenchCommand {
     /// the demo folder of --config, then measures access and erasure requests of single persons
     /// through the executor and the same reads and writes as hand-written SQL, side by side
     /// (medians), and a batch of erasures (per second): `covenant dsr batch` does the same, in
-    /// transactions of --chunk requests, discovery --concurrency at a time. Build with --release.
+    /// transactions of --chunk requests, each chunk's people looked up together in --concurrency
+    /// parts; and the same batch hand-written, run the same way. Build with --release.
     ///
     /// Example: cargo run --release -p covenant-cli -- bench dsr --contacts 1000000
     Dsr {
@@ -373,7 +374,7 @@ enum BenchCommand {
         /// Erasures in the batch
         #[arg(long, default_value_t = 1000)]
         batch: usize,
-        /// Persons of the batch looked up at the same time
+        /// Parts of a chunk looked up at the same time (each part's people together)
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
         /// Erasures of the batch written in one transaction per database

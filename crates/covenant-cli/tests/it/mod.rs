@@ -1,2 +1,3 @@
+mod bench_dsr;
 mod dsr_batch;
 mod dsr_kill;
