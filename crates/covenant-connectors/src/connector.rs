@@ -468,18 +468,14 @@ impl Connector {
                         let (head, set): (String, &[(String, Value)]) = match op {
                             WriteOp::Delete { .. } => (format!("DELETE FROM {}", table.quoted()), &[]),
                             WriteOp::Update { set, .. } => {
-                                let assignments = set
-                                    .iter()
-                                    .enumerate()
-                                    .map(|(i, (c, _))| format!("{} = ${}", quote(c), i + 1))
-                                    .collect::<Vec<_>>()
-                                    .join(", ");
+                                let assignments =
+                                    set.iter().map(|(c, _)| format!("{} = ?", quote(c))).collect::<Vec<_>>().join(", ");
                                 (format!("UPDATE {} SET {assignments}", table.quoted()), set)
                             }
                         };
                         for chunk in op.keys().chunks(per) {
                             let n = bucket(chunk.len()).min(per).max(chunk.len());
-                            let sql = format!("{head} WHERE {}{returning}", sqlite_in(key_columns, n, set.len() + 1));
+                            let sql = format!("{head} WHERE {}{returning}", sqlite_in(key_columns, n));
                             let mut q = sqlx::query(AssertSqlSafe(sql));
                             for (_, v) in set {
                                 q = bind_sqlite(q, v);
@@ -783,8 +779,8 @@ impl Session<'_> {
                 for chunk in keys.chunks(per) {
                     let n = bucket(chunk.len()).min(per).max(chunk.len());
                     let condition = match (matching, match_columns) {
-                        (Matching::CaseInsensitive, [column]) => sqlite_in_nocase(column, n, 1),
-                        _ => sqlite_in(match_columns, n, 1),
+                        (Matching::CaseInsensitive, [column]) => sqlite_in_nocase(column, n),
+                        _ => sqlite_in(match_columns, n),
                     };
                     let sql = format!("SELECT {cols} FROM {} WHERE {condition}", table.quoted());
                     let mut q = sqlx::query(AssertSqlSafe(sql));
@@ -1087,33 +1083,25 @@ fn plan_statements<'o>(groups: &[&'o [WriteOp]]) -> Vec<Planned<'o>> {
         .collect()
 }
 
-/// `("a", "b") IN (($s, $s+1), …)` for `n` keys, or `"a" IN ($s, …)` for one column; `$s` is the
-/// first parameter's number.
-fn sqlite_in(columns: &[String], n: usize, start: usize) -> String {
-    let mut p = start;
-    let mut next = || {
-        let s = format!("${p}");
-        p += 1;
-        s
-    };
+/// `("a", "b") IN ((?, ?), …)` for `n` keys, or `"a" IN (?, …)` for one column.
+///
+/// SQLite statements take anonymous `?` parameters, bound in the order they appear: naming
+/// them (`$1`) makes binding a statement cost time in the square of its parameters (SQLite
+/// finds a parameter's name by walking the list of names).
+fn sqlite_in(columns: &[String], n: usize) -> String {
     if columns.len() == 1 {
-        let list = (0..n).map(|_| next()).collect::<Vec<_>>().join(", ");
-        format!("{} IN ({list})", quote(&columns[0]))
+        format!("{} IN ({})", quote(&columns[0]), vec!["?"; n].join(", "))
     } else {
         let cols = columns.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", ");
-        let list = (0..n)
-            .map(|_| format!("({})", (0..columns.len()).map(|_| next()).collect::<Vec<_>>().join(", ")))
-            .collect::<Vec<_>>()
-            .join(", ");
-        format!("({cols}) IN (VALUES {list})")
+        let one = format!("({})", vec!["?"; columns.len()].join(", "));
+        format!("({cols}) IN (VALUES {})", vec![one.as_str(); n].join(", "))
     }
 }
 
-/// `"email" COLLATE NOCASE IN ($s, …)` for `n` values: the comparison takes the collation of its
+/// `"email" COLLATE NOCASE IN (?, …)` for `n` values: the comparison takes the collation of its
 /// left side, so an index with that collation serves it.
-fn sqlite_in_nocase(column: &str, n: usize, start: usize) -> String {
-    let list = (start..start + n).map(|p| format!("${p}")).collect::<Vec<_>>().join(", ");
-    format!("{} COLLATE NOCASE IN ({list})", quote(column))
+fn sqlite_in_nocase(column: &str, n: usize) -> String {
+    format!("{} COLLATE NOCASE IN ({})", quote(column), vec!["?"; n].join(", "))
 }
 
 /// `lower("email")`: the expression an index on `(lower(email))` is built on. Columns that are
@@ -1225,13 +1213,13 @@ mod tests {
 
     #[test]
     fn in_lists_have_fixed_shapes() {
-        assert_eq!(sqlite_in(&["id".into()], 3, 2), "\"id\" IN ($2, $3, $4)");
-        assert_eq!(sqlite_in(&["a".into(), "b".into()], 2, 1), "(\"a\", \"b\") IN (VALUES ($1, $2), ($3, $4))");
+        assert_eq!(sqlite_in(&["id".into()], 3), "\"id\" IN (?, ?, ?)");
+        assert_eq!(sqlite_in(&["a".into(), "b".into()], 2), "(\"a\", \"b\") IN (VALUES (?, ?), (?, ?))");
         assert_eq!(
             pg_in(&["a".into(), "b".into()], &["bigint".into(), "text".into()], 1, 1),
             "(\"a\", \"b\") IN ((CAST($1 AS bigint), CAST($2 AS text)))"
         );
-        assert_eq!(sqlite_in_nocase("email", 2, 1), "\"email\" COLLATE NOCASE IN ($1, $2)");
+        assert_eq!(sqlite_in_nocase("email", 2), "\"email\" COLLATE NOCASE IN (?, ?)");
         let text = PgColumn { sql_type: "character varying(200)".into(), kind: PgKind::Text };
         let uuid = PgColumn { sql_type: "uuid".into(), kind: PgKind::Other };
         assert_eq!(pg_lower("e\"mail", &text), "lower(\"e\"\"mail\")");
