@@ -93,3 +93,42 @@ async fn people_looked_up_together_ignoring_letter_case_find_what_each_finds_alo
         f.drop_db().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_a_collation_matches_to_other_spellings_go_to_every_person_who_asked() {
+    // The application declared `login_events.user_ref` `COLLATE NOCASE` while the annotations
+    // compare it exactly: SQLite returns `u_3`'s rows to a lookup by `U_3`. Alone, a person
+    // known by `U_3` finds them (and through them all of person 3); looked up together with
+    // others, the rows of `u_3` must not go only to the person who spelled it `u_3`, nor be
+    // dropped because nobody spelled it that way.
+    let f = Fixture::sqlite(PEOPLE).await;
+    f.exec(
+        "events",
+        "CREATE TABLE login_events_nocase (id INTEGER PRIMARY KEY, user_ref TEXT COLLATE NOCASE NOT NULL, \
+         ip TEXT NOT NULL, user_agent TEXT, occurred_at TEXT NOT NULL);\n\
+         INSERT INTO login_events_nocase SELECT * FROM login_events;\n\
+         DROP TABLE login_events;\n\
+         ALTER TABLE login_events_nocase RENAME TO login_events;\n\
+         CREATE INDEX login_events_user ON login_events (user_ref);",
+    )
+    .await;
+    let exec = f.executor().await;
+    let upper = vec![id("account_id", "U_3")];
+    let plan = exec.plan(&Request::new(RequestKind::Erasure, upper.clone())).unwrap();
+    let alone = exec.discover(&Request::new(RequestKind::Erasure, upper.clone()), &plan).await.unwrap();
+    assert!(alone.dataset("crm").is_some_and(|d| d.tables["users"].rows.len() == 1), "{alone:?}");
+    // With the other spelling in the same lookup, and with nobody else spelling it that way.
+    let lists = [
+        vec![upper.clone(), vec![id("account_id", "u_3")], vec![Identity::email(&email(1)).unwrap()]],
+        vec![upper.clone(), vec![id("account_id", "u_2")], vec![Identity::email(&email(1)).unwrap()]],
+    ];
+    for people in lists {
+        let together = exec.discover_many(&plan, &people).await.unwrap();
+        for (p, ids) in people.iter().enumerate() {
+            let own = exec.discover(&Request::new(RequestKind::Erasure, ids.clone()), &plan).await.unwrap();
+            assert_eq!(together[p], own, "person {p} ({ids:?})");
+        }
+        assert_eq!(together[0], alone);
+    }
+    exec.close().await;
+}
