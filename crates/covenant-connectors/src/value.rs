@@ -108,6 +108,11 @@ impl Value {
         }
     }
 
+    /// [`Value::sort_cmp`] over keys of several values: value by value, then the shorter first.
+    pub fn sort_cmp_keys(a: &[Value], b: &[Value]) -> std::cmp::Ordering {
+        a.iter().zip(b).map(|(x, y)| x.sort_cmp(y)).find(|o| o.is_ne()).unwrap_or_else(|| a.len().cmp(&b.len()))
+    }
+
     /// A total order for sorting rows deterministically (null first, then by kind, then value).
     pub fn sort_key(&self) -> (u8, i64, String) {
         match self {

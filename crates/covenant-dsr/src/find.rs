@@ -18,13 +18,7 @@ pub struct RowKey(pub Vec<Value>);
 
 impl Ord for RowKey {
     fn cmp(&self, other: &RowKey) -> Ordering {
-        for (a, b) in self.0.iter().zip(&other.0) {
-            match a.sort_cmp(b) {
-                Ordering::Equal => {}
-                o => return o,
-            }
-        }
-        self.0.len().cmp(&other.0.len())
+        Value::sort_cmp_keys(&self.0, &other.0)
     }
 }
 
