@@ -130,25 +130,30 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// Opens the SQLite database at `url` read-only (it must exist); `shown` is the URL for messages.
+async fn open_sqlite(url: &str, shown: &str) -> Result<SqliteConnection, IntrospectError> {
+    let connect = |source| IntrospectError::Connect { url: shown.to_owned(), source };
+    let opts =
+        sqlx::sqlite::SqliteConnectOptions::from_str(url).map_err(connect)?.read_only(true).create_if_missing(false);
+    SqliteConnection::connect_with(&opts).await.map_err(connect)
+}
+
+/// Connects to the PostgreSQL database at `url`; `shown` is the URL for messages.
+async fn open_postgres(url: &str, shown: &str) -> Result<PgConnection, IntrospectError> {
+    PgConnection::connect(url).await.map_err(|source| IntrospectError::Connect { url: shown.to_owned(), source })
+}
+
 /// Reads the schema of the database at `url`: `sqlite://PATH` (opened read-only) or
 /// `postgres://…` (the tables of `current_schema()`).
 pub async fn introspect(url: &str) -> Result<DatabaseSchema, IntrospectError> {
     let shown = redact_url(url);
     if url.starts_with("sqlite:") {
-        let opts = sqlx::sqlite::SqliteConnectOptions::from_str(url)
-            .map_err(|source| IntrospectError::Connect { url: shown.clone(), source })?
-            .read_only(true)
-            .create_if_missing(false);
-        let mut conn = SqliteConnection::connect_with(&opts)
-            .await
-            .map_err(|source| IntrospectError::Connect { url: shown.clone(), source })?;
+        let mut conn = open_sqlite(url, &shown).await?;
         let schema = introspect_sqlite(&mut conn).await.map_err(|e| e.at(&shown))?;
         let _ = conn.close().await;
         Ok(schema)
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        let mut conn = PgConnection::connect(url)
-            .await
-            .map_err(|source| IntrospectError::Connect { url: shown.clone(), source })?;
+        let mut conn = open_postgres(url, &shown).await?;
         let schema = introspect_postgres(&mut conn, &[]).await.map_err(|e| e.at(&shown))?;
         let _ = conn.close().await;
         Ok(schema)
@@ -673,13 +678,7 @@ pub async fn identity_case_warnings(
     let failed = |source| IntrospectError::Query { url: shown.clone(), what: "counting emails with capitals", source };
     let mut counts = Vec::with_capacity(checks.len());
     if url.starts_with("sqlite:") {
-        let opts = sqlx::sqlite::SqliteConnectOptions::from_str(url)
-            .map_err(|source| IntrospectError::Connect { url: shown.clone(), source })?
-            .read_only(true)
-            .create_if_missing(false);
-        let mut conn = SqliteConnection::connect_with(&opts)
-            .await
-            .map_err(|source| IntrospectError::Connect { url: shown.clone(), source })?;
+        let mut conn = open_sqlite(url, &shown).await?;
         for (_, _, sql) in &checks {
             let n: (i64, i64) =
                 sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).fetch_one(&mut conn).await.map_err(failed)?;
@@ -687,9 +686,7 @@ pub async fn identity_case_warnings(
         }
         let _ = conn.close().await;
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        let mut conn = PgConnection::connect(url)
-            .await
-            .map_err(|source| IntrospectError::Connect { url: shown.clone(), source })?;
+        let mut conn = open_postgres(url, &shown).await?;
         for (_, _, sql) in &checks {
             let n: (i64, i64) =
                 sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).fetch_one(&mut conn).await.map_err(failed)?;
