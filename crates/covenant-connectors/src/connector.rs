@@ -758,9 +758,7 @@ impl Session<'_> {
             return Err(ConnectorError::Arity(bad.len(), match_columns.len()));
         }
         let mut keys: Vec<&Vec<Value>> = keys.iter().filter(|k| !k.iter().any(Value::is_null)).collect();
-        keys.sort_by(|a, b| {
-            a.iter().zip(b.iter()).map(|(x, y)| x.sort_cmp(y)).find(|o| o.is_ne()).unwrap_or(a.len().cmp(&b.len()))
-        });
+        keys.sort_by(|a, b| Value::sort_cmp_keys(a, b));
         keys.dedup();
         if keys.is_empty() || select.is_empty() {
             return Ok(Vec::new());
@@ -810,50 +808,40 @@ impl Session<'_> {
                     })
                     .collect::<Vec<_>>()
                     .join(", ");
-                if match_columns.len() == 1 && keys.len() == 1 {
+                if let [column] = match_columns {
                     // One value (most of a person's lookups): plain equality, whose generic plan
                     // PostgreSQL caches as an index lookup; an array's generic plan is costed
-                    // for a list of unknown length and may scan.
-                    let col = Connector::pg_column(&info, table, &match_columns[0])?;
-                    let sql = match matching {
-                        Matching::Exact => format!(
-                            "SELECT {cols} FROM {} WHERE {} = CAST($1 AS {})",
-                            table.quoted(),
-                            quote(&match_columns[0]),
-                            col.sql_type
+                    // for a list of unknown length and may scan. Case-insensitive: the list is
+                    // lowered once (an init plan), then looked up like an exact list:
+                    // `lower(col) = ANY(…)` is an index condition on `(lower(col))`.
+                    let col = Connector::pg_column(&info, table, column)?;
+                    let (lhs, one, list) = match matching {
+                        Matching::Exact => (
+                            quote(column),
+                            format!("CAST($1 AS {})", col.sql_type),
+                            format!("ANY(CAST($1 AS {}[]))", col.sql_type),
                         ),
-                        Matching::CaseInsensitive => format!(
-                            "SELECT {cols} FROM {} WHERE {} = lower(CAST($1 AS text))",
-                            table.quoted(),
-                            pg_lower(&match_columns[0], col)
-                        ),
-                    };
-                    let mut rows = sqlx::query(AssertSqlSafe(sql)).bind(keys[0][0].as_text()).fetch(&mut **conn);
-                    while let Some(row) = rows.try_next().await.map_err(query_err("reading", table))? {
-                        out.push(decode_pg(&row, &kinds).map_err(query_err("reading", table))?);
-                    }
-                } else if match_columns.len() == 1 {
-                    let col = Connector::pg_column(&info, table, &match_columns[0])?;
-                    let sql = match matching {
-                        Matching::Exact => format!(
-                            "SELECT {cols} FROM {} WHERE {} = ANY(CAST($1 AS {}[]))",
-                            table.quoted(),
-                            quote(&match_columns[0]),
-                            col.sql_type
-                        ),
-                        // The list is lowered once (an init plan), then looked up like an exact
-                        // list: `lower(col) = ANY(…)` is an index condition on `(lower(col))`.
-                        Matching::CaseInsensitive => format!(
-                            "SELECT {cols} FROM {} WHERE {} = ANY(ARRAY(SELECT lower(v) FROM unnest(CAST($1 AS text[])) AS v))",
-                            table.quoted(),
-                            pg_lower(&match_columns[0], col)
+                        Matching::CaseInsensitive => (
+                            pg_lower(column, col),
+                            "lower(CAST($1 AS text))".to_owned(),
+                            "ANY(ARRAY(SELECT lower(v) FROM unnest(CAST($1 AS text[])) AS v))".to_owned(),
                         ),
                     };
-                    for chunk in keys.chunks(PG_CHUNK) {
-                        let list: Vec<String> = chunk.iter().filter_map(|k| k[0].as_text()).collect();
-                        let mut rows = sqlx::query(AssertSqlSafe(sql.clone())).bind(list).fetch(&mut **conn);
+                    let select = |rhs: &str| format!("SELECT {cols} FROM {} WHERE {lhs} = {rhs}", table.quoted());
+                    if let [key] = keys.as_slice() {
+                        let mut rows =
+                            sqlx::query(AssertSqlSafe(select(&one))).bind(key[0].as_text()).fetch(&mut **conn);
                         while let Some(row) = rows.try_next().await.map_err(query_err("reading", table))? {
                             out.push(decode_pg(&row, &kinds).map_err(query_err("reading", table))?);
+                        }
+                    } else {
+                        let sql = select(&list);
+                        for chunk in keys.chunks(PG_CHUNK) {
+                            let list: Vec<String> = chunk.iter().filter_map(|k| k[0].as_text()).collect();
+                            let mut rows = sqlx::query(AssertSqlSafe(sql.clone())).bind(list).fetch(&mut **conn);
+                            while let Some(row) = rows.try_next().await.map_err(query_err("reading", table))? {
+                                out.push(decode_pg(&row, &kinds).map_err(query_err("reading", table))?);
+                            }
                         }
                     }
                 } else {
