@@ -2,20 +2,18 @@
 //! a whole before anything runs, then run in chunks through `Executor::run_batches_with`.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{IsTerminal as _, Read as _};
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, ValueEnum};
 use covenant_core::{Identity, IdentityError};
 use covenant_dsr::plan::{Action, Plan};
-use covenant_dsr::{Config, Correction, Executor, Outcome, Progress, Request, RequestKind, Scope};
+use covenant_dsr::{Config, Correction, Outcome, Progress, Request, RequestKind, Scope};
 use covenant_policy::dataset::Dataset;
-use covenant_store::{SqlStore, Store};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use serde_json::{Value, json};
 
 use crate::dsr_cmd::Format;
@@ -766,22 +764,12 @@ fn execute(config: &Config, entries: &[Entry], args: &BatchArgs) -> Result<ExitC
     let requests: Vec<Request> = entries.iter().map(|e| e.request.clone()).collect();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let (totals, elapsed) = rt.block_on(async {
-        let store = SqlStore::connect(&config.store_url)
-            .await
-            .with_context(|| format!("cannot open the store `{}`", covenant_connectors::redact(&config.store_url)))?;
-        store.migrate().await?;
-        let store = Arc::new(store);
-        let exec = Executor::open(config, store.clone()).await?.with_actor("cli");
-        let bar = if std::io::stderr().is_terminal() && args.format == Format::Text {
-            let b = ProgressBar::new(requests.len() as u64);
-            b.set_style(
-                ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} requests, {per_sec}, {eta} left")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
-            );
-            Bar(Some(b))
-        } else {
-            Bar(None)
-        };
+        let (store, exec) = crate::dsr_cmd::open_executor(config).await?;
+        let bar = Bar(crate::dsr_cmd::terminal_bar(
+            args.format == Format::Text,
+            requests.len() as u64,
+            "{spinner} [{bar:30}] {pos}/{len} requests, {per_sec}, {eta} left",
+        ));
         let started = Instant::now();
         let mut totals = Totals::default();
         let mut outcome: Result<()> = Ok(());

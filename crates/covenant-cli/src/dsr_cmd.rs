@@ -218,6 +218,28 @@ pub fn plan(request: &RequestArgs, format: Format) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Covenant's store (migrated) and an executor on it, acting as `cli`.
+pub(crate) async fn open_executor(config: &Config) -> Result<(Arc<SqlStore>, Executor<SqlStore>)> {
+    let store = SqlStore::connect(&config.store_url)
+        .await
+        .with_context(|| format!("cannot open the store `{}`", covenant_connectors::redact(&config.store_url)))?;
+    store.migrate().await?;
+    let store = Arc::new(store);
+    let exec = Executor::open(config, store.clone()).await?.with_actor("cli");
+    Ok((store, exec))
+}
+
+/// A progress bar of `len` drawn with `template` on standard error when `wanted` and standard
+/// error is a terminal; `None` elsewhere.
+pub(crate) fn terminal_bar(wanted: bool, len: u64, template: &str) -> Option<ProgressBar> {
+    if !(wanted && std::io::stderr().is_terminal()) {
+        return None;
+    }
+    let b = ProgressBar::new(len);
+    b.set_style(ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()));
+    Some(b)
+}
+
 /// A progress bar on a terminal, silence elsewhere; messages always go to standard error.
 struct Bar(Option<ProgressBar>);
 
@@ -288,22 +310,8 @@ pub fn run(args: &RunArgs<'_>) -> Result<ExitCode> {
 
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     rt.block_on(async {
-        let store = SqlStore::connect(&config.store_url)
-            .await
-            .with_context(|| format!("cannot open the store `{}`", covenant_connectors::redact(&config.store_url)))?;
-        store.migrate().await?;
-        let store = Arc::new(store);
-        let exec = Executor::open(&config, store.clone()).await?.with_actor("cli");
-        let bar = if std::io::stderr().is_terminal() && req.kind.writes_databases() {
-            let b = ProgressBar::new(0);
-            b.set_style(
-                ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} steps")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
-            );
-            Bar(Some(b))
-        } else {
-            Bar(None)
-        };
+        let (store, exec) = open_executor(&config).await?;
+        let bar = Bar(terminal_bar(req.kind.writes_databases(), 0, "{spinner} {msg} [{bar:30}] {pos}/{len} steps"));
         let result = exec.run(&req, &bar).await;
         if let Some(b) = &bar.0 {
             b.finish_and_clear();
