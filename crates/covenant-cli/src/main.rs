@@ -116,6 +116,12 @@ enum Command {
         /// Seconds a request may take before it is answered with 503
         #[arg(long, default_value_t = 10)]
         timeout: u64,
+        /// How many verified requests the worker carries out together when several are due:
+        /// their people are looked up together and their writes share one transaction per
+        /// application database; each is still journaled, answered and retried as its own.
+        /// 1 carries them out one at a time.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(1..=1000))]
+        worker_batch: u16,
     },
     /// Manage API keys
     #[command(subcommand)]
@@ -503,7 +509,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             mail_from,
             log_format,
             timeout,
+            worker_batch,
         } => serve::run(&serve::ServeOptions {
+            worker_batch: usize::from(worker_batch),
             smtp_url: smtp_url.as_deref(),
             mailbox: mailbox.as_deref(),
             mail_from: &mail_from,
@@ -601,6 +609,28 @@ fn write_output(out: Option<&Path>, text: &str) -> Result<()> {
                 println!();
             }
             Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::{Cli, Command};
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn serve_batches_as_the_worker_does_by_default() {
+        let cli = Cli::try_parse_from(["covenant", "serve", "--policy", "p.toml"]).unwrap();
+        let Command::Serve { worker_batch, .. } = cli.command else { panic!("not serve") };
+        assert_eq!(usize::from(worker_batch), covenant_server::worker::DEFAULT_BATCH);
+        for bad in ["0", "1001", "many"] {
+            assert!(Cli::try_parse_from(["covenant", "serve", "--policy", "p.toml", "--worker-batch", bad]).is_err());
         }
     }
 }

@@ -33,6 +33,8 @@ pub struct ServeOptions<'a> {
     /// …or into this directory, one file each; else to the log.
     pub mailbox: Option<&'a Path>,
     pub mail_from: &'a str,
+    /// Verified requests the worker carries out together.
+    pub worker_batch: usize,
 }
 
 /// The mail transport for request emails.
@@ -193,7 +195,8 @@ pub fn run(opts: &ServeOptions<'_>) -> Result<ExitCode> {
         let state = Arc::new(state);
         tracing::info!(%addr, url = %public_url, db = %redact(opts.db), "covenant is serving");
         let (stop_worker, stopped) = tokio::sync::oneshot::channel::<()>();
-        let worker = covenant_server::worker::spawn(state.clone(), Default::default(), async {
+        let worker_opts = covenant_server::worker::WorkerOptions { batch: opts.worker_batch, ..Default::default() };
+        let worker = covenant_server::worker::spawn(state.clone(), worker_opts, async {
             let _ = stopped.await;
         });
         covenant_server::serve(listener, covenant_server::router(state.clone()), covenant_server::shutdown_signal())

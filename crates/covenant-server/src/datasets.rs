@@ -81,11 +81,49 @@ impl Fulfiller for DatasetFulfiller {
             let Some(request) = self.request(req)? else {
                 return Ok(Outcome::default());
             };
-            let done = self.exec.run(&request, &Quiet).await.map_err(|e: DsrError| FulfilError::new(SYSTEM, e))?;
-            let documents = documents(&done).map_err(|e| FulfilError::new(SYSTEM, e))?;
-            Ok(Outcome { documents, ..outcome(done) })
+            answer(self.exec.run(&request, &Quiet).await)
         })
     }
+
+    /// The requests' people are looked up together and their writes applied in one
+    /// transaction per database (`Executor::run_batch`), each request journaled as its own run.
+    fn fulfil_many<'a>(&'a self, reqs: &'a [FulfilRequest]) -> BoxFuture<'a, Vec<Result<Outcome, FulfilError>>> {
+        Box::pin(async move {
+            let mut out: Vec<Option<Result<Outcome, FulfilError>>> = reqs.iter().map(|_| None).collect();
+            let (mut batch, mut at) = (Vec::new(), Vec::new());
+            for (i, r) in reqs.iter().enumerate() {
+                match self.request(r) {
+                    Err(e) => out[i] = Some(Err(e)),
+                    Ok(None) => out[i] = Some(Ok(Outcome::default())),
+                    Ok(Some(request)) => {
+                        at.push(i);
+                        batch.push(request);
+                    }
+                }
+            }
+            if !batch.is_empty() {
+                let done = self.exec.run_batch(&batch, LOOKUP_PARTS, &Quiet).await;
+                for (i, d) in at.into_iter().zip(done) {
+                    out[i] = Some(answer(d));
+                }
+            }
+            out.into_iter()
+                .map(|o| {
+                    o.unwrap_or_else(|| Err(FulfilError::new(SYSTEM, "the executor gave no result for a request")))
+                })
+                .collect()
+        })
+    }
+}
+
+/// How many parts of a batch's people are looked up at the same time (on as many connections).
+const LOOKUP_PARTS: usize = 4;
+
+/// The workflow's outcome of an executor's result, with the answer's files for access and export.
+fn answer(done: Result<covenant_dsr::Outcome, DsrError>) -> Result<Outcome, FulfilError> {
+    let done = done.map_err(|e| FulfilError::new(SYSTEM, e))?;
+    let documents = documents(&done).map_err(|e| FulfilError::new(SYSTEM, e))?;
+    Ok(Outcome { documents, ..outcome(done) })
 }
 
 /// The workflow's outcome for the executor's: counts per table, what was kept and why (T5),

@@ -188,6 +188,20 @@ pub trait Fulfiller: Send + Sync + 'static {
     /// The system's name, for reports and errors (`covenant`, `app-db`).
     fn name(&self) -> &str;
     fn fulfil<'a>(&'a self, req: &'a FulfilRequest) -> BoxFuture<'a, Result<Outcome, FulfilError>>;
+
+    /// Fulfils several requests together, as a worker that claimed several jobs does: one result
+    /// per request, in their order, each as [`Fulfiller::fulfil`] would have given it. The
+    /// default fulfils them one after the other; a system that does better in batches (the
+    /// application databases: one lookup and one transaction for many people) overrides it.
+    fn fulfil_many<'a>(&'a self, reqs: &'a [FulfilRequest]) -> BoxFuture<'a, Vec<Result<Outcome, FulfilError>>> {
+        Box::pin(async move {
+            let mut out = Vec::with_capacity(reqs.len());
+            for r in reqs {
+                out.push(self.fulfil(r).await);
+            }
+            out
+        })
+    }
 }
 
 /// The built-in fulfiller: acts on Covenant's own store and decision cache.

@@ -9,6 +9,12 @@
 //!   completed request: a webhook POST signed with HMAC-SHA256 of the body under the customer's
 //!   secret (`Covenant-Signature: sha256=<hex>`), or an email.
 //!
+//! A worker that claims a `request.fulfil` job also claims up to [`WorkerOptions::batch`]` - 1`
+//! more that are due, and carries them out together: each system fulfils them at once
+//! ([`Fulfiller::fulfil_many`]; the application databases look the people up together and write
+//! in one transaction per database), while each request is still started, journaled, answered,
+//! audited and, if it fails, retried as its own.
+//!
 //! A failed attempt is noted in the request's history and retried with backoff; a job out of
 //! attempts is kept as dead (`GET /v1/jobs?state=dead`). Several workers (threads or processes)
 //! may run at once: the store leases each job to one of them.
@@ -85,7 +91,14 @@ pub struct WorkerOptions {
     pub poll: Duration,
     /// How long a job is leased; a worker that dies loses its jobs after this.
     pub lease: Duration,
+    /// How many request fulfilments the worker claims and carries out together (at least 1):
+    /// their people are looked up together and their writes share one transaction per
+    /// application database, each request still journaled, answered and audited as its own.
+    pub batch: usize,
 }
+
+/// Request fulfilments a worker carries out together unless told otherwise.
+pub const DEFAULT_BATCH: usize = 50;
 
 impl Default for WorkerOptions {
     fn default() -> WorkerOptions {
@@ -93,6 +106,7 @@ impl Default for WorkerOptions {
             name: format!("worker-{}", std::process::id()),
             poll: Duration::from_secs(2),
             lease: Duration::from_secs(300),
+            batch: DEFAULT_BATCH,
         }
     }
 }
@@ -206,11 +220,23 @@ fn worker_draft(opts: &WorkerOptions, action: &str, job: &Job, detail: Value) ->
     AuditDraft::new(&format!("worker:{}", opts.name), action, &format!("job:{}", job.id), detail.to_string())
 }
 
-/// Takes one due job and carries it out; `false` when there was none.
+/// Takes one due job and carries it out; `false` when there was none. A request fulfilment is
+/// carried out together with up to `batch - 1` more that are due.
 pub async fn step(state: &Shared, opts: &WorkerOptions) -> Result<bool, StoreError> {
     let Some(job) = state.store.claim_job(&opts.name, Timestamp::now(), opts.lease).await? else {
         return Ok(false);
     };
+    if job.kind == FULFIL && opts.batch > 1 {
+        let more = state.store.claim_jobs(&opts.name, FULFIL, Timestamp::now(), opts.lease, opts.batch - 1).await;
+        let mut jobs = vec![job];
+        match more {
+            Ok(more) => jobs.extend(more),
+            // The job in hand is carried out anyway.
+            Err(e) => tracing::warn!(error = %crate::error::cause_chain(&e), "could not claim more fulfilments"),
+        }
+        fulfil_batch(state, opts, &jobs).await?;
+        return Ok(true);
+    }
     let result = match job.kind.as_str() {
         FULFIL => fulfil(state, opts, &job).await,
         MAIL => mail(state, opts, &job).await,
@@ -219,35 +245,40 @@ pub async fn step(state: &Shared, opts: &WorkerOptions) -> Result<bool, StoreErr
         other => Err(JobError::Payload(format!("unknown job kind `{other}`"))),
     };
     if let Err(e) = result {
-        let error = crate::error::cause_chain(&e);
-        tracing::warn!(job = %job.id, kind = %job.kind, attempt = job.attempts, %error, "a job failed");
-        let detail = json!({"kind": job.kind, "attempt": job.attempts, "error": error});
-        let w = state
-            .store
-            .fail_job(job.id, &opts.name, &error, Timestamp::now(), worker_draft(opts, "job.failed", &job, detail))
-            .await?;
-        if let Some(id) = request_of(&job) {
-            let (event, note) = match (&job.kind[..], &w.value) {
-                (FULFIL, _) => (Some(RequestEvent::Requeue), "attempt_failed"),
-                (_, Retry::Dead) => (None, "delivery_abandoned"),
-                _ => (None, "delivery_failed"),
-            };
-            let retry = match w.value {
-                Retry::At(t) => Some(t.to_string()),
-                Retry::Dead => None,
-            };
-            let detail = json!({"job": job.kind, "attempt": job.attempts, "error": error, "retry_at": retry});
-            let mut u =
-                RequestUpdate::note(note, &format!("worker:{}", opts.name), Timestamp::now(), detail.to_string());
-            u.event = event;
-            let audit = worker_draft(opts, "request.attempt_failed", &job, json!({"request": id.to_string()}));
-            // The request may have moved on (withdrawn meanwhile): the failure is in the job anyway.
-            if let Err(e) = state.store.update_request(&job.tenant, id, vec![u], audit).await {
-                tracing::warn!(error = %e, "could not note a failed attempt in the request's history");
-            }
-        }
+        failed(state, opts, &job, e).await?;
     }
     Ok(true)
+}
+
+/// Records a failed attempt of `job`, and notes it in the history of its request.
+async fn failed(state: &Shared, opts: &WorkerOptions, job: &Job, e: JobError) -> Result<(), StoreError> {
+    let error = crate::error::cause_chain(&e);
+    tracing::warn!(job = %job.id, kind = %job.kind, attempt = job.attempts, %error, "a job failed");
+    let detail = json!({"kind": job.kind, "attempt": job.attempts, "error": error});
+    let w = state
+        .store
+        .fail_job(job.id, &opts.name, &error, Timestamp::now(), worker_draft(opts, "job.failed", job, detail))
+        .await?;
+    if let Some(id) = request_of(job) {
+        let (event, note) = match (&job.kind[..], &w.value) {
+            (FULFIL, _) => (Some(RequestEvent::Requeue), "attempt_failed"),
+            (_, Retry::Dead) => (None, "delivery_abandoned"),
+            _ => (None, "delivery_failed"),
+        };
+        let retry = match w.value {
+            Retry::At(t) => Some(t.to_string()),
+            Retry::Dead => None,
+        };
+        let detail = json!({"job": job.kind, "attempt": job.attempts, "error": error, "retry_at": retry});
+        let mut u = RequestUpdate::note(note, &format!("worker:{}", opts.name), Timestamp::now(), detail.to_string());
+        u.event = event;
+        let audit = worker_draft(opts, "request.attempt_failed", job, json!({"request": id.to_string()}));
+        // The request may have moved on (withdrawn meanwhile): the failure is in the job anyway.
+        if let Err(e) = state.store.update_request(&job.tenant, id, vec![u], audit).await {
+            tracing::warn!(error = %e, "could not note a failed attempt in the request's history");
+        }
+    }
+    Ok(())
 }
 
 fn request_of(job: &Job) -> Option<RequestId> {
@@ -353,6 +384,66 @@ pub fn summary(kind: RequestKind, outcome: &Outcome) -> String {
 }
 
 async fn fulfil(state: &Shared, opts: &WorkerOptions, job: &Job) -> Result<(), JobError> {
+    let Some((req, freq)) = begin(state, opts, job).await? else { return Ok(()) };
+    let mut outcome = Outcome::default();
+    for f in chain(state) {
+        let o = f.fulfil(&freq).await?;
+        outcome.merge(f.name(), o);
+    }
+    complete(state, opts, job, &req, &outcome).await
+}
+
+/// Several fulfilments together: each system of the chain fulfils every request still standing
+/// at once ([`Fulfiller::fulfil_many`]); a request one system fails drops out, and its job fails
+/// alone, as it would have on its own.
+async fn fulfil_batch(state: &Shared, opts: &WorkerOptions, jobs: &[Job]) -> Result<(), StoreError> {
+    let mut live: Vec<(&Job, DataRequest, FulfilRequest)> = Vec::new();
+    for job in jobs {
+        match begin(state, opts, job).await {
+            Ok(Some((req, freq))) => live.push((job, req, freq)),
+            Ok(None) => {}
+            Err(e) => failed(state, opts, job, e).await?,
+        }
+    }
+    let mut results: Vec<Result<Outcome, JobError>> = live.iter().map(|_| Ok(Outcome::default())).collect();
+    for f in chain(state) {
+        let standing: Vec<usize> = (0..live.len()).filter(|i| results[*i].is_ok()).collect();
+        if standing.is_empty() {
+            break;
+        }
+        let reqs: Vec<FulfilRequest> = standing.iter().map(|i| live[*i].2.clone()).collect();
+        let mut done = f.fulfil_many(&reqs).await;
+        if done.len() != reqs.len() {
+            let e = format!("gave {} results for {} requests", done.len(), reqs.len());
+            done = reqs.iter().map(|_| Err(FulfilError::new(f.name(), &e))).collect();
+        }
+        for (i, d) in standing.into_iter().zip(done) {
+            match (d, &mut results[i]) {
+                (Ok(o), Ok(outcome)) => outcome.merge(f.name(), o),
+                (Err(e), r) => *r = Err(e.into()),
+                (Ok(_), Err(_)) => {}
+            }
+        }
+    }
+    for ((job, req, _), result) in live.iter().zip(results) {
+        let result = match result {
+            Ok(outcome) => complete(state, opts, job, req, &outcome).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            failed(state, opts, job, e).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Starts a fulfilment job's request: `None` when there is nothing to do (withdrawn or
+/// rejected meanwhile; the job is finished).
+async fn begin(
+    state: &Shared,
+    opts: &WorkerOptions,
+    job: &Job,
+) -> Result<Option<(DataRequest, FulfilRequest)>, JobError> {
     let p: FulfilJob = payload(job)?;
     let id = parse_request_id(&p.request)?;
     let actor = format!("worker:{}", opts.name);
@@ -361,7 +452,7 @@ async fn fulfil(state: &Shared, opts: &WorkerOptions, job: &Job) -> Result<(), J
         // Withdrawn or rejected meanwhile: nothing to do.
         let audit = worker_draft(opts, "job.done", job, json!({"skipped": req.state}));
         state.store.finish_job(job.id, &opts.name, audit).await?;
-        return Ok(());
+        return Ok(None);
     }
     if req.state == RequestState::Queued {
         let u = RequestUpdate::event(
@@ -385,13 +476,21 @@ async fn fulfil(state: &Shared, opts: &WorkerOptions, job: &Job) -> Result<(), J
         instructed_by_controller: req.source == RequestSource::Controller,
         details,
     };
-    let mut outcome = Outcome::default();
-    for f in chain(state) {
-        let o = f.fulfil(&freq).await?;
-        outcome.merge(f.name(), o);
-    }
+    Ok(Some((req, freq)))
+}
+
+/// Completes a fulfilled request: its response, the answer's files, the emails and
+/// notifications it owes, and the job finished, in one store transaction.
+async fn complete(
+    state: &Shared,
+    opts: &WorkerOptions,
+    job: &Job,
+    req: &DataRequest,
+    outcome: &Outcome,
+) -> Result<(), JobError> {
+    let (id, actor) = (req.id, format!("worker:{}", opts.name));
     let now = Timestamp::now();
-    let response = fitted_response(response_json(&req, &outcome, now), &outcome);
+    let response = fitted_response(response_json(req, outcome, now), outcome);
     // promises W6, P6: the answer as files to download, kept encrypted until it expires.
     let kept = match (&outcome.documents[..], req.kind) {
         ([_, ..], RequestKind::Access | RequestKind::Export) => {
@@ -416,7 +515,7 @@ async fn fulfil(state: &Shared, opts: &WorkerOptions, job: &Job) -> Result<(), J
     if req.source == RequestSource::Requester
         && let Some(to) = &req.contact
     {
-        let email = texts::response(to, &controller, req.kind, &id.to_string(), &summary(req.kind, &outcome));
+        let email = texts::response(to, &controller, req.kind, &id.to_string(), &summary(req.kind, outcome));
         done.enqueue.push(self::job(
             &req.tenant,
             MAIL,
@@ -430,12 +529,12 @@ async fn fulfil(state: &Shared, opts: &WorkerOptions, job: &Job) -> Result<(), J
         done.answer = Some(answer);
     }
     // promise W9 (handle and inform the controller) and P7 (a controller's instruction).
-    let inform = req.source == RequestSource::Controller || details_flag(&req, "inform_controller");
+    let inform = req.source == RequestSource::Controller || details_flag(req, "inform_controller");
     if let (Some(customer), true) = (req.customer, inform) {
         // promise P7: the customer that instructed access or export downloads the answer; a
         // person's own request keeps its link to the person alone.
         let answer = if req.source == RequestSource::Controller { links } else { None };
-        done.enqueue.push(notify_job(&req, customer, "request.completed", answer));
+        done.enqueue.push(notify_job(req, customer, "request.completed", answer));
     }
     let audit = worker_draft(opts, "request.complete", job, json!({"request": id.to_string(), "kind": req.kind}));
     state.store.update_request(&job.tenant, id, vec![done], audit).await?;

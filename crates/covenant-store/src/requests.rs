@@ -561,6 +561,21 @@ pub trait RequestStore: Send + Sync {
         lease: Duration,
     ) -> impl Future<Output = Result<Option<Job>>> + Send;
 
+    /// Leases up to `limit` due jobs of `kind` (of any tenant) to `worker` until `now + lease`,
+    /// counting each attempt, in queue order (due time, then id): what a worker that carries
+    /// out several jobs together claims. On PostgreSQL, jobs other processes are claiming at the
+    /// same moment are skipped (`FOR UPDATE SKIP LOCKED`), never waited for nor shared. Jobs
+    /// whose lease ran out after their last attempt are marked dead first, as by
+    /// [`RequestStore::claim_job`].
+    fn claim_jobs(
+        &self,
+        worker: &str,
+        kind: &str,
+        now: Timestamp,
+        lease: Duration,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Job>>> + Send;
+
     /// Finishes a job leased to `worker` (it is deleted). A job no longer leased to it (its lease
     /// ran out and another worker took it) is a [`StoreError::Conflict`].
     fn finish_job(&self, id: JobId, worker: &str, audit: AuditDraft)
@@ -1416,6 +1431,18 @@ fn read_job(r: &dyn RowRead) -> Result<Job> {
 }
 
 async fn claim_job<C: Conn>(c: &mut C, worker: String, now: Timestamp, lease: Duration) -> Result<Option<Job>> {
+    Ok(claim_jobs(c, worker, None, now, lease, 1).await?.into_iter().next())
+}
+
+/// Leases up to `limit` due jobs (of `kind`, or of any kind), in queue order.
+async fn claim_jobs<C: Conn>(
+    c: &mut C,
+    worker: String,
+    kind: Option<String>,
+    now: Timestamp,
+    lease: Duration,
+    limit: usize,
+) -> Result<Vec<Job>> {
     let now_us = micros(truncate(now));
     let until = now_us.saturating_add(i64::try_from(lease.as_micros()).unwrap_or(i64::MAX));
     c.exec(
@@ -1426,23 +1453,30 @@ async fn claim_job<C: Conn>(c: &mut C, worker: String, now: Timestamp, lease: Du
         args![now_us],
     )
     .await?;
+    // `$4` is the kind, or NULL for any kind.
     let sql = match C::DIALECT {
         Dialect::Sqlite => {
             "UPDATE jobs SET state = 'running', locked_by = $1, locked_until = $2, attempts = attempts + 1 \
-             WHERE id = (SELECT id FROM jobs WHERE (state = 'pending' AND run_at <= $3) \
-             OR (state = 'running' AND locked_until < $3) ORDER BY run_at, id LIMIT 1) \
+             WHERE id IN (SELECT id FROM jobs WHERE ((state = 'pending' AND run_at <= $3) \
+             OR (state = 'running' AND locked_until < $3)) AND ($4 IS NULL OR kind = $4) \
+             ORDER BY run_at, id LIMIT $5) \
              RETURNING id, tenant, kind, payload, state, run_at, attempts, max_attempts, locked_by, locked_until, \
              last_error, created_at, finished_at"
         }
         Dialect::Postgres => {
             "UPDATE jobs SET state = 'running', locked_by = $1, locked_until = $2, attempts = attempts + 1 \
-             WHERE id = (SELECT id FROM jobs WHERE (state = 'pending' AND run_at <= $3) \
-             OR (state = 'running' AND locked_until < $3) ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
+             WHERE id IN (SELECT id FROM jobs WHERE ((state = 'pending' AND run_at <= $3) \
+             OR (state = 'running' AND locked_until < $3)) AND ($4::text IS NULL OR kind = $4) \
+             ORDER BY run_at, id LIMIT $5 FOR UPDATE SKIP LOCKED) \
              RETURNING id, tenant, kind, payload, state, run_at, attempts, max_attempts, locked_by, locked_until, \
              last_error, created_at, finished_at"
         }
     };
-    c.row("claiming a job", sql, args![worker, until, now_us], read_job).await
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut jobs = c.rows("claiming jobs", sql, args![worker, until, now_us, kind, limit], read_job).await?;
+    // RETURNING follows no order: the queue's is restored.
+    jobs.sort_by_key(|j| (j.run_at, j.id));
+    Ok(jobs)
 }
 
 async fn delete_leased_job<C: Conn>(c: &mut C, id: JobId, worker: &str) -> Result<()> {
@@ -1718,6 +1752,23 @@ impl RequestStore for SqlStore {
         check_line("worker", worker, 200)?;
         let worker = worker.to_owned();
         on!(self.write, |c| claim_job(c, worker, now, lease).await)
+    }
+
+    async fn claim_jobs(
+        &self,
+        worker: &str,
+        kind: &str,
+        now: Timestamp,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<Job>> {
+        check_line("worker", worker, 200)?;
+        check_line("job kind", kind, 200)?;
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let (worker, kind) = (worker.to_owned(), kind.to_owned());
+        on!(self.write, |c| claim_jobs(c, worker, Some(kind), now, lease, limit).await)
     }
 
     async fn finish_job(&self, id: JobId, worker: &str, audit: AuditDraft) -> Result<AuditEntry> {

@@ -42,6 +42,22 @@ async fn spawn(db: Db, policy: Policy) -> App {
 }
 
 async fn spawn_with(db: Db, policy: Policy, fulfillers: Vec<Arc<dyn covenant_server::fulfil::Fulfiller>>) -> App {
+    let opts = WorkerOptions {
+        name: "test-worker".into(),
+        poll: Duration::from_millis(50),
+        lease: Duration::from_secs(30),
+        ..WorkerOptions::default()
+    };
+    spawn_server(db, policy, fulfillers, Some(opts)).await.0
+}
+
+/// The server, and the worker unless `worker` is `None` (the test then runs the worker's steps).
+async fn spawn_server(
+    db: Db,
+    policy: Policy,
+    fulfillers: Vec<Arc<dyn covenant_server::fulfil::Fulfiller>>,
+    worker: Option<WorkerOptions>,
+) -> (App, covenant_server::state::Shared) {
     let store = SqlStore::connect(&db.url).await.unwrap();
     store.migrate().await.unwrap();
     for t in ["acme", "globex"] {
@@ -81,11 +97,12 @@ async fn spawn_with(db: Db, policy: Policy, fulfillers: Vec<Arc<dyn covenant_ser
             .unwrap();
         }
     });
-    let opts =
-        WorkerOptions { name: "test-worker".into(), poll: Duration::from_millis(50), lease: Duration::from_secs(30) };
-    let worker = covenant_server::worker::spawn(state, opts, async {
-        let _ = rx2.await;
-    });
+    let mut tasks = vec![server];
+    if let Some(opts) = worker {
+        tasks.push(covenant_server::worker::spawn(state.clone(), opts, async {
+            let _ = rx2.await;
+        }));
+    }
     let mut app = App {
         base,
         client: reqwest::Client::new(),
@@ -96,11 +113,11 @@ async fn spawn_with(db: Db, policy: Policy, fulfillers: Vec<Arc<dyn covenant_ser
         mailbox,
         _dir: dir,
         stop: vec![tx1, tx2],
-        tasks: vec![server, worker],
+        tasks,
     };
     app.acme = app.key("acme", Role::Admin).await;
     app.globex = app.key("globex", Role::Admin).await;
-    app
+    (app, state)
 }
 
 /// Decodes a quoted-printable body (RFC 2045 §6.7): soft line breaks and `=XX` bytes.
@@ -889,6 +906,142 @@ async fn an_erasure_request_is_carried_out_in_the_application_databases() {
         count(&crm, "SELECT count(*) FROM payments WHERE billing_email = 'ada@example.com' AND user_id IS NULL") > 0
     );
     assert_eq!(count(&crm, "SELECT count(*) FROM users WHERE email <> 'ada@example.com'"), others_before);
+    app.finish().await;
+}
+
+/// A system in the chain before the application databases: records how many requests each
+/// call of `fulfil_many` carried, and fails the first attempt of the requests of `fail_once`.
+struct Recorder {
+    batches: Mutex<Vec<usize>>,
+    fail_once: Mutex<Vec<String>>,
+}
+
+impl covenant_server::fulfil::Fulfiller for Recorder {
+    fn name(&self) -> &str {
+        "recorder"
+    }
+
+    fn fulfil<'a>(
+        &'a self,
+        req: &'a covenant_server::fulfil::FulfilRequest,
+    ) -> futures_util::future::BoxFuture<
+        'a,
+        Result<covenant_server::fulfil::Outcome, covenant_server::fulfil::FulfilError>,
+    > {
+        Box::pin(async move {
+            let mut fail = self.fail_once.lock().unwrap();
+            match fail.iter().position(|e| e == req.identity.value()) {
+                Some(i) => {
+                    fail.remove(i);
+                    Err(covenant_server::fulfil::FulfilError::new("recorder", "the recorder refused this one"))
+                }
+                None => Ok(covenant_server::fulfil::Outcome::default()),
+            }
+        })
+    }
+
+    fn fulfil_many<'a>(
+        &'a self,
+        reqs: &'a [covenant_server::fulfil::FulfilRequest],
+    ) -> futures_util::future::BoxFuture<
+        'a,
+        Vec<Result<covenant_server::fulfil::Outcome, covenant_server::fulfil::FulfilError>>,
+    > {
+        self.batches.lock().unwrap().push(reqs.len());
+        Box::pin(async move {
+            let mut out = Vec::new();
+            for r in reqs {
+                out.push(self.fulfil(r).await);
+            }
+            out
+        })
+    }
+}
+
+/// The worker claims the due fulfilments together and carries them out as one batch in the
+/// application databases; each request is still answered as its own, with its own counts, and
+/// a request that fails drops out of the batch and is retried alone while the others complete.
+#[tokio::test]
+async fn due_fulfilments_are_carried_out_together_and_fail_alone() {
+    let db = Db::sqlite().await;
+    let app_dir = tempfile::tempdir().unwrap();
+    let config = covenant_dsr::Config::load(&demo_app(app_dir.path(), &db.url)).unwrap();
+    let journal = Arc::new(SqlStore::connect(&db.url).await.unwrap());
+    journal.migrate().await.unwrap();
+    let exec = covenant_dsr::Executor::open(&config, journal).await.unwrap();
+    let recorder = Arc::new(Recorder { batches: Mutex::new(Vec::new()), fail_once: Mutex::new(Vec::new()) });
+    let fulfillers: Vec<Arc<dyn covenant_server::fulfil::Fulfiller>> =
+        vec![recorder.clone(), Arc::new(covenant_server::datasets::DatasetFulfiller::new(Arc::new(exec)))];
+    let (app, state) = spawn_server(db, config.policy.clone(), fulfillers, None).await;
+    let crm = app_dir.path().join("crm.db");
+    let c = rusqlite::Connection::open(&crm).unwrap();
+    let mut users: Vec<(i64, String, i64)> = c
+        .prepare("SELECT id, email, (SELECT count(*) FROM tickets t WHERE t.user_id = u.id) FROM users u WHERE id > 2 ORDER BY id LIMIT 3")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(users.len(), 3);
+    let ada_tickets = count(&crm, "SELECT count(*) FROM tickets WHERE user_id = 1");
+    users.insert(0, (1, covenant_demo_app::ADA_EMAIL.to_owned(), ada_tickets));
+    let failing = users[2].1.clone();
+    recorder.fail_once.lock().unwrap().push(failing.clone());
+    let others = |c: &rusqlite::Connection| -> i64 {
+        let ids: Vec<String> = users.iter().map(|u| u.0.to_string()).collect();
+        c.query_row(&format!("SELECT count(*) FROM tickets WHERE user_id NOT IN ({})", ids.join(",")), [], |r| r.get(0))
+            .unwrap()
+    };
+    let others_before = others(&c);
+
+    // Four erasures and an access, verified while no worker runs.
+    let mut erasures = Vec::new();
+    for (_, email, _) in &users {
+        erasures.push(app.verified("erasure", email, json!({})).await);
+    }
+    let access = app.verified("access", covenant_demo_app::BOB_EMAIL, json!({})).await;
+
+    let opts = WorkerOptions { name: "batch-worker".into(), batch: 10, ..WorkerOptions::default() };
+    let mut steps = 0;
+    while covenant_server::worker::step(&state, &opts).await.unwrap() {
+        steps += 1;
+        assert!(steps < 100, "the worker never ran out of due jobs");
+    }
+    // One call for the five requests: they were claimed and fulfilled together.
+    assert_eq!(*recorder.batches.lock().unwrap(), vec![5]);
+    for (id, (uid, email, tickets)) in erasures.iter().zip(&users) {
+        let r = app.get(&app.acme, &format!("/v1/requests/{id}")).await;
+        if *email == failing {
+            // Failed alone: back in the queue for a later attempt, its rows untouched.
+            assert_eq!(r.json["state"], "queued", "{:#}", r.json);
+            assert!(r.text.contains("the recorder refused this one"), "{:#}", r.json);
+            assert_eq!(count(&crm, &format!("SELECT count(*) FROM users WHERE id = {uid}")), 1);
+            assert_eq!(count(&crm, &format!("SELECT count(*) FROM tickets WHERE user_id = {uid}")), *tickets);
+            continue;
+        }
+        assert_eq!(r.json["state"], "completed", "{:#}", r.json);
+        assert_eq!(count(&crm, &format!("SELECT count(*) FROM users WHERE id = {uid}")), 0);
+        // Each answer counts the request's own rows, not the batch's.
+        let actions = r.json["response"]["actions"].as_array().unwrap();
+        let count_of = |table: &str| {
+            actions
+                .iter()
+                .find(|a| a["system"] == "crm" && a["table"] == table && a["action"] == "erased")
+                .map_or(0, |a| a["count"].as_i64().unwrap())
+        };
+        assert_eq!((count_of("users"), count_of("tickets")), (1, *tickets), "{:#}", r.json);
+        app.wait_mail(email, "We have carried out your request").await;
+    }
+    let r = app.wait_state(&app.acme, &access, "completed").await;
+    assert!(r["response"]["actions"].as_array().unwrap().iter().any(|a| a["action"] == "exported"), "{r:#}");
+    assert_eq!(others(&c), others_before);
+    use covenant_store::RequestStore as _;
+    let pending = app.store.list_jobs(&tenant("acme"), Some(covenant_store::JobState::Pending), 50).await.unwrap();
+    let retry: Vec<_> = pending.iter().filter(|j| j.kind == "request.fulfil").collect();
+    assert_eq!(retry.len(), 1, "{pending:#?}");
+    assert_eq!(retry[0].attempts, 1);
+    let head = app.head("acme").await;
+    assert_eq!(app.store.verify_audit(&tenant("acme")).await.unwrap(), Ok(head));
     app.finish().await;
 }
 

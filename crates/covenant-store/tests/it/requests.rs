@@ -11,8 +11,8 @@ use covenant_core::audit::AuditDraft;
 use covenant_core::{Identity, RequestEvent, RequestKind, RequestState, TenantId};
 use covenant_store::{AnswerFile, AnswerToken, MAX_ANSWER_FILES, MAX_ATTACHMENT_BYTES, NewAnswer};
 use covenant_store::{
-    CODE_ATTEMPTS, CODES_PER_HOUR, CodeCheck, CodeRefused, JobState, NewAttachment, NewCode, NewCustomer, NewJob,
-    NewRequest, NewTenant, RequestFilter, RequestSource, RequestStore, RequestUpdate, Retry, Store, StoreError,
+    CODE_ATTEMPTS, CODES_PER_HOUR, CodeCheck, CodeRefused, JobId, JobState, NewAttachment, NewCode, NewCustomer,
+    NewJob, NewRequest, NewTenant, RequestFilter, RequestSource, RequestStore, RequestUpdate, Retry, Store, StoreError,
     hash_code,
 };
 use jiff::{SignedDuration, Timestamp};
@@ -50,6 +50,8 @@ cases!(
     overdue_requests_are_listed_by_due_date,
     jobs_are_leased_retried_and_buried,
     concurrent_claimers_never_share_a_job,
+    jobs_are_claimed_in_batches_of_a_kind,
+    concurrent_batch_claimers_never_share_a_job,
     customers_and_bad_input,
     answers_are_kept_read_once_audited_and_deleted,
     large_proofs_are_kept,
@@ -379,6 +381,106 @@ pub async fn concurrent_claimers_never_share_a_job(db: Arc<Db>) {
         }
     }
     assert_eq!(total, n);
+    other.close().await;
+}
+
+pub async fn jobs_are_claimed_in_batches_of_a_kind(db: Arc<Db>) {
+    let s = &db.store;
+    let t = tenant(s, "acme").await;
+    let u = tenant(s, "umbrella").await;
+    let lease = Duration::from_secs(30);
+    let later = |secs: i64| now().checked_add(SignedDuration::from_secs(secs)).unwrap();
+    let at = |secs: i64| Timestamp::from_second(1_700_000_000 + secs).unwrap();
+    // Five fulfilments (of two tenants, due in a shuffled order), a mail between them, and a
+    // fulfilment due only later.
+    let mut fulfil = Vec::new();
+    for (i, due) in [30, 10, 40, 20, 0].into_iter().enumerate() {
+        let tenant = if i % 2 == 0 { &t } else { &u };
+        let j = NewJob { run_at: at(due), ..job(tenant, "request.fulfil", 2) };
+        fulfil.push((due, s.enqueue_job(j, draft("job.enqueue")).await.unwrap().value.id));
+    }
+    let mail = s.enqueue_job(NewJob { run_at: at(15), ..job(&t, "mail.send", 2) }, draft("job.enqueue")).await.unwrap();
+    let future = NewJob { run_at: later(3600), ..job(&t, "request.fulfil", 2) };
+    let future = s.enqueue_job(future, draft("job.enqueue")).await.unwrap().value.id;
+    fulfil.sort();
+    let queue: Vec<JobId> = fulfil.iter().map(|(_, id)| *id).collect();
+
+    // A limit of nothing claims nothing; a bad worker name is refused.
+    assert_eq!(s.claim_jobs("w1", "request.fulfil", now(), lease, 0).await.unwrap(), vec![]);
+    assert!(matches!(s.claim_jobs("", "request.fulfil", now(), lease, 3).await, Err(StoreError::Invalid { .. })));
+    // The first three due, in queue order, of that kind only, each attempt counted.
+    let a = s.claim_jobs("w1", "request.fulfil", now(), lease, 3).await.unwrap();
+    assert_eq!(a.iter().map(|j| j.id).collect::<Vec<_>>(), queue[..3]);
+    assert!(a.iter().all(|j| j.state == JobState::Running && j.attempts == 1 && j.locked_by.as_deref() == Some("w1")));
+    assert!(a.iter().all(|j| j.kind == "request.fulfil"));
+    // The rest: two, though ten were asked for; the mail and the job due later stay.
+    let b = s.claim_jobs("w2", "request.fulfil", now(), lease, 10).await.unwrap();
+    assert_eq!(b.iter().map(|j| j.id).collect::<Vec<_>>(), queue[3..]);
+    assert_eq!(s.claim_jobs("w3", "request.fulfil", now(), lease, 10).await.unwrap(), vec![]);
+    let m = s.claim_job("w3", now(), lease).await.unwrap().unwrap();
+    assert_eq!(m.id, mail.value.id);
+    // w1 stopped: after its lease, its jobs are claimed again (attempt 2), while w2's, finished,
+    // are gone.
+    for j in &b {
+        s.finish_job(j.id, "w2", draft("job.done")).await.unwrap();
+    }
+    let again = s.claim_jobs("w2", "request.fulfil", later(31), lease, 10).await.unwrap();
+    assert_eq!(
+        again.iter().map(|j| (j.id, j.attempts)).collect::<Vec<_>>(),
+        queue[..3].iter().map(|id| (*id, 2)).collect::<Vec<_>>()
+    );
+    // w1 may no longer finish them.
+    assert!(matches!(s.finish_job(queue[0], "w1", draft("job.done")).await, Err(StoreError::Conflict(_))));
+    // Out of attempts when their lease runs out again: buried by the next claim, not claimed.
+    let dead = s.claim_jobs("w3", "request.fulfil", later(70), lease, 10).await.unwrap();
+    assert_eq!(dead, vec![]);
+    let buried = s.list_jobs(&t, Some(JobState::Dead), 10).await.unwrap().len()
+        + s.list_jobs(&u, Some(JobState::Dead), 10).await.unwrap().len();
+    assert_eq!(buried, 3);
+    // The job due later is claimed when it is due.
+    let f = s.claim_jobs("w3", "request.fulfil", later(3601), lease, 10).await.unwrap();
+    assert_eq!(f.iter().map(|j| j.id).collect::<Vec<_>>(), [future]);
+    assert_eq!(s.verify_audit(&t).await.unwrap(), Ok(s.audit_head(&t).await.unwrap().seq));
+}
+
+pub async fn concurrent_batch_claimers_never_share_a_job(db: Arc<Db>) {
+    let t = tenant(&db.store, "acme").await;
+    let n = 60;
+    for _ in 0..n {
+        db.store.enqueue_job(job(&t, "request.fulfil", 3), draft("job.enqueue")).await.unwrap();
+    }
+    // Two stores, as two worker processes would have.
+    let other = Arc::new(db.open_again().await);
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..4 {
+        let db = db.clone();
+        let other = other.clone();
+        tasks.spawn(async move {
+            let mut got = Vec::new();
+            let name = format!("worker-{w}");
+            loop {
+                let claimed = if w % 2 == 0 {
+                    db.store.claim_jobs(&name, "request.fulfil", Timestamp::now(), Duration::from_secs(60), 7).await
+                } else {
+                    other.claim_jobs(&name, "request.fulfil", Timestamp::now(), Duration::from_secs(60), 7).await
+                };
+                let claimed = claimed.unwrap();
+                if claimed.is_empty() {
+                    break;
+                }
+                assert!(claimed.len() <= 7);
+                got.extend(claimed.into_iter().map(|j| j.id));
+            }
+            got
+        });
+    }
+    let mut seen = HashSet::new();
+    while let Some(r) = tasks.join_next().await {
+        for id in r.unwrap() {
+            assert!(seen.insert(id), "job {id} was claimed twice");
+        }
+    }
+    assert_eq!(seen.len(), n);
     other.close().await;
 }
 
