@@ -39,11 +39,11 @@ pub struct DsrBenchOptions<'a> {
 
 /// A user of the demo data: the values the hand-written statements take.
 #[derive(Clone, Debug)]
-struct User {
-    id: i64,
-    email: String,
-    public_id: String,
-    phone: Option<String>,
+pub(crate) struct User {
+    pub id: i64,
+    pub email: String,
+    pub public_id: String,
+    pub phone: Option<String>,
 }
 
 fn median(mut v: Vec<Duration>) -> f64 {
@@ -276,7 +276,7 @@ async fn in_turn<A, B>(i: usize, a: impl Future<Output = A>, b: impl Future<Outp
 }
 
 /// `count` users spread over the table (deterministic), excluding Ada and Bob.
-async fn users(crm: &Connector, count: usize) -> Result<Vec<User>> {
+pub(crate) async fn users(crm: &Connector, count: usize) -> Result<Vec<User>> {
     let rows = crm
         .run_fixed(&[("SELECT id, email, public_id, phone FROM users WHERE id > 2 ORDER BY id", vec![])], false)
         .await?;
@@ -300,21 +300,28 @@ async fn users(crm: &Connector, count: usize) -> Result<Vec<User>> {
     Ok(out)
 }
 
-fn demo_config(opts: &DsrBenchOptions<'_>) -> Result<PathBuf> {
-    if let Some(c) = opts.config {
+/// The demo application to measure: `config`'s, or one generated with `contacts` contacts into
+/// `out` (default: a folder in the temporary directory), with a fresh store.
+pub(crate) fn demo_config(
+    config: Option<&Path>,
+    out: Option<&Path>,
+    contacts: u64,
+    postgres: Option<&str>,
+) -> Result<PathBuf> {
+    if let Some(c) = config {
         return Ok(c.to_path_buf());
     }
-    let out = match opts.out {
+    let out = match out {
         Some(o) => o.to_path_buf(),
-        None => std::env::temp_dir().join(format!("covenant-bench-dsr-{}", opts.contacts)),
+        None => std::env::temp_dir().join(format!("covenant-bench-dsr-{contacts}")),
     };
-    eprintln!("generating the demo application with {} contacts in {} …", opts.contacts, out.display());
+    eprintln!("generating the demo application with {contacts} contacts in {} …", out.display());
     let (_, config) = crate::demo_data::generate(&crate::demo_data::DemoDataOptions {
-        contacts: opts.contacts,
+        contacts,
         out: &out,
         seed: covenant_demo_app::DEFAULT_SEED,
         until: None,
-        postgres: opts.postgres,
+        postgres,
         replace: true,
     })?;
     // A fresh store: runs of earlier benchmarks are not resumed.
@@ -328,7 +335,7 @@ pub fn run(opts: &DsrBenchOptions<'_>) -> Result<ExitCode> {
     if opts.samples == 0 || opts.concurrency == 0 || opts.chunk == 0 {
         bail!("`--samples`, `--concurrency` and `--chunk` must be at least 1");
     }
-    let config_path = demo_config(opts)?;
+    let config_path = demo_config(opts.config, opts.out, opts.contacts, opts.postgres)?;
     let config = Config::load(&config_path).map_err(anyhow::Error::new)?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async {

@@ -11,6 +11,7 @@ mod audit;
 mod bench;
 mod bench_dsr;
 mod bench_http;
+mod bench_worker;
 mod dataset_cmd;
 mod demo;
 mod demo_data;
@@ -387,6 +388,36 @@ enum BenchCommand {
         #[arg(long, default_value_t = 100)]
         chunk: usize,
     },
+    /// Verified erasure requests through the server's worker, in batches against one at a time
+    ///
+    /// Generates the demo application (`covenant demo-data`) with CONTACTS contacts, or uses
+    /// the demo folder of --config, queues --requests erasure requests of its users as
+    /// verification does, and lets the worker of `covenant serve` carry them out, in four
+    /// rounds: the first and last claim up to --batch fulfilments at a time (`serve
+    /// --worker-batch`), the middle two one at a time. Prints both rates (requests per second,
+    /// everything the worker does for a request included) and their ratio. Build with --release.
+    ///
+    /// Example: cargo run --release -p covenant-cli -- bench worker --contacts 1000000
+    Worker {
+        /// About how many contacts to generate (one user per 20 contacts)
+        #[arg(long, default_value_t = 100_000)]
+        contacts: u64,
+        /// Generate into this PostgreSQL database instead of SQLite files
+        #[arg(long)]
+        postgres: Option<String>,
+        /// Use the demo application of this covenant.toml instead of generating one
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Where to generate (default: a folder in the temporary directory)
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Erasure requests in all (a quarter per round)
+        #[arg(long, default_value_t = 1000)]
+        requests: usize,
+        /// Fulfilments the worker claims and carries out together in the batched rounds
+        #[arg(long, default_value_t = 50)]
+        batch: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -578,6 +609,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 batch,
                 concurrency,
                 chunk,
+            })
+        }
+        Command::Bench(BenchCommand::Worker { contacts, postgres, config, out, requests, batch }) => {
+            bench_worker::run(&bench_worker::WorkerBenchOptions {
+                contacts,
+                postgres: postgres.as_deref(),
+                config: config.as_deref(),
+                out: out.as_deref(),
+                requests,
+                batch,
             })
         }
         Command::Bench(BenchCommand::Decisions { subjects, seconds, policy, purposes }) => {

@@ -86,7 +86,8 @@ impl Fulfiller for DatasetFulfiller {
     }
 
     /// The requests' people are looked up together and their writes applied in one
-    /// transaction per database (`Executor::run_batch`), each request journaled as its own run.
+    /// transaction per database and chunk of [`CHUNK`] (`Executor::run_batches`), each request
+    /// journaled as its own run.
     fn fulfil_many<'a>(&'a self, reqs: &'a [FulfilRequest]) -> BoxFuture<'a, Vec<Result<Outcome, FulfilError>>> {
         Box::pin(async move {
             let mut out: Vec<Option<Result<Outcome, FulfilError>>> = reqs.iter().map(|_| None).collect();
@@ -102,7 +103,7 @@ impl Fulfiller for DatasetFulfiller {
                 }
             }
             if !batch.is_empty() {
-                let done = self.exec.run_batch(&batch, LOOKUP_PARTS, &Quiet).await;
+                let done = self.exec.run_batches(&batch, CHUNK, LOOKUP_PARTS, &Quiet).await;
                 for (i, d) in at.into_iter().zip(done) {
                     out[i] = Some(answer(d));
                 }
@@ -118,6 +119,10 @@ impl Fulfiller for DatasetFulfiller {
 
 /// How many parts of a batch's people are looked up at the same time (on as many connections).
 const LOOKUP_PARTS: usize = 4;
+
+/// Requests written in one transaction per database; a larger batch is written in chunks, the
+/// next chunk's people looked up while one is written (`Executor::run_batches`).
+const CHUNK: usize = 50;
 
 /// The workflow's outcome of an executor's result, with the answer's files for access and export.
 fn answer(done: Result<covenant_dsr::Outcome, DsrError>) -> Result<Outcome, FulfilError> {

@@ -233,6 +233,13 @@ impl Fulfiller for CovenantFulfiller {
     fn fulfil<'a>(&'a self, req: &'a FulfilRequest) -> BoxFuture<'a, Result<Outcome, FulfilError>> {
         Box::pin(async move { builtin(&self.state, req).await.map_err(|e| FulfilError::new("covenant", e)) })
     }
+
+    /// A few at a time: mostly store reads (is the person known?), whose writes the store
+    /// commits together.
+    fn fulfil_many<'a>(&'a self, reqs: &'a [FulfilRequest]) -> BoxFuture<'a, Vec<Result<Outcome, FulfilError>>> {
+        use futures_util::StreamExt as _;
+        Box::pin(futures_util::stream::iter(reqs).map(|r| self.fulfil(r)).buffered(8).collect())
+    }
 }
 
 /// All the fulfillers, the built-in one first.

@@ -397,12 +397,15 @@ async fn fulfil(state: &Shared, opts: &WorkerOptions, job: &Job) -> Result<(), J
 /// at once ([`Fulfiller::fulfil_many`]); a request one system fails drops out, and its job fails
 /// alone, as it would have on its own.
 async fn fulfil_batch(state: &Shared, opts: &WorkerOptions, jobs: &[Job]) -> Result<(), StoreError> {
+    // The jobs' store writes are made concurrently: the store commits them together.
+    let begun = futures_util::future::join_all(jobs.iter().map(|job| begin(state, opts, job))).await;
     let mut live: Vec<(&Job, DataRequest, FulfilRequest)> = Vec::new();
-    for job in jobs {
-        match begin(state, opts, job).await {
+    let mut failures = Vec::new();
+    for (job, b) in jobs.iter().zip(begun) {
+        match b {
             Ok(Some((req, freq))) => live.push((job, req, freq)),
             Ok(None) => {}
-            Err(e) => failed(state, opts, job, e).await?,
+            Err(e) => failures.push((job, e)),
         }
     }
     let mut results: Vec<Result<Outcome, JobError>> = live.iter().map(|_| Ok(Outcome::default())).collect();
@@ -425,16 +428,18 @@ async fn fulfil_batch(state: &Shared, opts: &WorkerOptions, jobs: &[Job]) -> Res
             }
         }
     }
-    for ((job, req, _), result) in live.iter().zip(results) {
-        let result = match result {
-            Ok(outcome) => complete(state, opts, job, req, &outcome).await,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = result {
-            failed(state, opts, job, e).await?;
-        }
-    }
-    Ok(())
+    let completed =
+        futures_util::future::join_all(live.iter().zip(results).map(|((job, req, _), result)| async move {
+            let result = match result {
+                Ok(outcome) => complete(state, opts, job, req, &outcome).await,
+                Err(e) => Err(e),
+            };
+            result.err().map(|e| (*job, e))
+        }))
+        .await;
+    failures.extend(completed.into_iter().flatten());
+    let noted = futures_util::future::join_all(failures.into_iter().map(|(job, e)| failed(state, opts, job, e))).await;
+    noted.into_iter().collect()
 }
 
 /// Starts a fulfilment job's request: `None` when there is nothing to do (withdrawn or
