@@ -26,11 +26,18 @@ use covenant_core::audit::AuditDraft;
 use covenant_dsr::{Config, Executor, Outcome, Quiet, Request, RequestKind};
 use covenant_store::{SqlStore, Store};
 
-pub struct DsrBenchOptions<'a> {
+/// The demo application a benchmark runs on: `config`'s, or one generated with `contacts`
+/// contacts into `out` (default: a folder in the temporary directory), on PostgreSQL when
+/// `postgres` is given.
+pub struct DemoSource<'a> {
     pub contacts: u64,
     pub postgres: Option<&'a str>,
     pub config: Option<&'a Path>,
     pub out: Option<&'a Path>,
+}
+
+pub struct DsrBenchOptions<'a> {
+    pub demo: DemoSource<'a>,
     pub samples: usize,
     pub batch: usize,
     pub concurrency: usize,
@@ -300,14 +307,9 @@ pub(crate) async fn users(crm: &Connector, count: usize) -> Result<Vec<User>> {
     Ok(out)
 }
 
-/// The demo application to measure: `config`'s, or one generated with `contacts` contacts into
-/// `out` (default: a folder in the temporary directory), with a fresh store.
-pub(crate) fn demo_config(
-    config: Option<&Path>,
-    out: Option<&Path>,
-    contacts: u64,
-    postgres: Option<&str>,
-) -> Result<PathBuf> {
+/// The demo application's `covenant.toml`; a generated one gets a fresh store.
+pub(crate) fn demo_config(demo: &DemoSource<'_>) -> Result<PathBuf> {
+    let DemoSource { contacts, postgres, config, out } = *demo;
     if let Some(c) = config {
         return Ok(c.to_path_buf());
     }
@@ -335,7 +337,7 @@ pub fn run(opts: &DsrBenchOptions<'_>) -> Result<ExitCode> {
     if opts.samples == 0 || opts.concurrency == 0 || opts.chunk == 0 {
         bail!("`--samples`, `--concurrency` and `--chunk` must be at least 1");
     }
-    let config_path = demo_config(opts.config, opts.out, opts.contacts, opts.postgres)?;
+    let config_path = demo_config(&opts.demo)?;
     let config = Config::load(&config_path).map_err(anyhow::Error::new)?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async {
@@ -487,7 +489,7 @@ pub fn run(opts: &DsrBenchOptions<'_>) -> Result<ExitCode> {
         };
         // Details first; the last three lines are the summary scripts read (access median,
         // erasure median, overhead), in that order.
-        println!("demo application: {} contacts on {backend}, {n} samples each", opts.contacts);
+        println!("demo application: {} contacts on {backend}, {n} samples each", opts.demo.contacts);
         println!("access: {:.1} items per person on average", items as f64 / n as f64);
         println!("access lookups alone (plan and discovery) median ms: {d:.2} (plan {p:.2})");
         println!(

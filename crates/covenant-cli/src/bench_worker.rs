@@ -25,13 +25,10 @@ use covenant_server::{AppState, Config};
 use covenant_store::{NewRequest, NewTenant, RequestSource, RequestStore as _, RequestUpdate, SqlStore, Store as _};
 use jiff::{SignedDuration, Timestamp};
 
-use crate::bench_dsr::{User, demo_config, users};
+use crate::bench_dsr::{DemoSource, User, demo_config, users};
 
 pub struct WorkerBenchOptions<'a> {
-    pub contacts: u64,
-    pub postgres: Option<&'a str>,
-    pub config: Option<&'a Path>,
-    pub out: Option<&'a Path>,
+    pub demo: DemoSource<'a>,
     pub requests: usize,
     pub batch: usize,
 }
@@ -76,7 +73,7 @@ pub fn run(opts: &WorkerBenchOptions<'_>) -> Result<ExitCode> {
     if opts.requests < 4 || opts.batch == 0 {
         bail!("`--requests` must be at least 4 (four rounds) and `--batch` at least 1");
     }
-    let config_path = demo_config(opts.config, opts.out, opts.contacts, opts.postgres)?;
+    let config_path = demo_config(&opts.demo)?;
     let config = covenant_dsr::Config::load(&config_path).map_err(anyhow::Error::new)?;
     let rt = crate::serve::runtime()?;
     rt.block_on(async {

@@ -363,18 +363,8 @@ enum BenchCommand {
     ///
     /// Example: cargo run --release -p covenant-cli -- bench dsr --contacts 1000000
     Dsr {
-        /// About how many contacts to generate (one user per 20 contacts)
-        #[arg(long, default_value_t = 100_000)]
-        contacts: u64,
-        /// Generate into this PostgreSQL database instead of SQLite files
-        #[arg(long)]
-        postgres: Option<String>,
-        /// Use the demo application of this covenant.toml instead of generating one
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Where to generate (default: a folder in the temporary directory)
-        #[arg(long)]
-        out: Option<PathBuf>,
+        #[command(flatten)]
+        demo: DemoArgs,
         /// Persons per measurement
         #[arg(long, default_value_t = 100)]
         samples: usize,
@@ -399,18 +389,8 @@ enum BenchCommand {
     ///
     /// Example: cargo run --release -p covenant-cli -- bench worker --contacts 1000000
     Worker {
-        /// About how many contacts to generate (one user per 20 contacts)
-        #[arg(long, default_value_t = 100_000)]
-        contacts: u64,
-        /// Generate into this PostgreSQL database instead of SQLite files
-        #[arg(long)]
-        postgres: Option<String>,
-        /// Use the demo application of this covenant.toml instead of generating one
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Where to generate (default: a folder in the temporary directory)
-        #[arg(long)]
-        out: Option<PathBuf>,
+        #[command(flatten)]
+        demo: DemoArgs,
         /// Erasure requests in all (a quarter per round)
         #[arg(long, default_value_t = 1000)]
         requests: usize,
@@ -418,6 +398,34 @@ enum BenchCommand {
         #[arg(long, default_value_t = 50)]
         batch: usize,
     },
+}
+
+/// The demo application a benchmark runs on.
+#[derive(clap::Args)]
+struct DemoArgs {
+    /// About how many contacts to generate (one user per 20 contacts)
+    #[arg(long, default_value_t = 100_000)]
+    contacts: u64,
+    /// Generate into this PostgreSQL database instead of SQLite files
+    #[arg(long)]
+    postgres: Option<String>,
+    /// Use the demo application of this covenant.toml instead of generating one
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Where to generate (default: a folder in the temporary directory)
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+impl DemoArgs {
+    fn source(&self) -> bench_dsr::DemoSource<'_> {
+        bench_dsr::DemoSource {
+            contacts: self.contacts,
+            postgres: self.postgres.as_deref(),
+            config: self.config.as_deref(),
+            out: self.out.as_deref(),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -599,27 +607,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             dsr_cmd::DsrCommand::Runs { config, limit, format } => dsr_cmd::runs(&config, limit, format),
             dsr_cmd::DsrCommand::Batch(args) => dsr_batch::run(&args),
         },
-        Command::Bench(BenchCommand::Dsr { contacts, postgres, config, out, samples, batch, concurrency, chunk }) => {
-            bench_dsr::run(&bench_dsr::DsrBenchOptions {
-                contacts,
-                postgres: postgres.as_deref(),
-                config: config.as_deref(),
-                out: out.as_deref(),
-                samples,
-                batch,
-                concurrency,
-                chunk,
-            })
+        Command::Bench(BenchCommand::Dsr { demo, samples, batch, concurrency, chunk }) => {
+            bench_dsr::run(&bench_dsr::DsrBenchOptions { demo: demo.source(), samples, batch, concurrency, chunk })
         }
-        Command::Bench(BenchCommand::Worker { contacts, postgres, config, out, requests, batch }) => {
-            bench_worker::run(&bench_worker::WorkerBenchOptions {
-                contacts,
-                postgres: postgres.as_deref(),
-                config: config.as_deref(),
-                out: out.as_deref(),
-                requests,
-                batch,
-            })
+        Command::Bench(BenchCommand::Worker { demo, requests, batch }) => {
+            bench_worker::run(&bench_worker::WorkerBenchOptions { demo: demo.source(), requests, batch })
         }
         Command::Bench(BenchCommand::Decisions { subjects, seconds, policy, purposes }) => {
             bench::decisions(&bench::DecisionsOptions { subjects, seconds, policy: policy.as_deref(), purposes })

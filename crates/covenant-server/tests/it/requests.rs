@@ -847,6 +847,17 @@ fn demo_app(dir: &std::path::Path, store_url: &str) -> PathBuf {
     path
 }
 
+/// The dataset fulfiller of a demo configuration, journaling into the test's store.
+async fn dataset_fulfiller(
+    config: &covenant_dsr::Config,
+    store_url: &str,
+) -> Arc<dyn covenant_server::fulfil::Fulfiller> {
+    let journal = Arc::new(SqlStore::connect(store_url).await.unwrap());
+    journal.migrate().await.unwrap();
+    let exec = covenant_dsr::Executor::open(config, journal).await.unwrap();
+    Arc::new(covenant_server::datasets::DatasetFulfiller::new(Arc::new(exec)))
+}
+
 fn count(db: &std::path::Path, sql: &str) -> i64 {
     let c = rusqlite::Connection::open(db).unwrap();
     c.query_row(sql, [], |r| r.get(0)).unwrap()
@@ -860,11 +871,7 @@ async fn an_erasure_request_is_carried_out_in_the_application_databases() {
     let db = Db::sqlite().await;
     let app_dir = tempfile::tempdir().unwrap();
     let config = covenant_dsr::Config::load(&demo_app(app_dir.path(), &db.url)).unwrap();
-    let journal = Arc::new(SqlStore::connect(&db.url).await.unwrap());
-    journal.migrate().await.unwrap();
-    let exec = covenant_dsr::Executor::open(&config, journal).await.unwrap();
-    let fulfiller: Arc<dyn covenant_server::fulfil::Fulfiller> =
-        Arc::new(covenant_server::datasets::DatasetFulfiller::new(Arc::new(exec)));
+    let fulfiller = dataset_fulfiller(&config, &db.url).await;
     let app = spawn_with(db, config.policy.clone(), vec![fulfiller]).await;
     let crm = app_dir.path().join("crm.db");
     let ada = covenant_demo_app::ADA_EMAIL;
@@ -966,12 +973,9 @@ async fn due_fulfilments_are_carried_out_together_and_fail_alone() {
     let db = Db::sqlite().await;
     let app_dir = tempfile::tempdir().unwrap();
     let config = covenant_dsr::Config::load(&demo_app(app_dir.path(), &db.url)).unwrap();
-    let journal = Arc::new(SqlStore::connect(&db.url).await.unwrap());
-    journal.migrate().await.unwrap();
-    let exec = covenant_dsr::Executor::open(&config, journal).await.unwrap();
     let recorder = Arc::new(Recorder { batches: Mutex::new(Vec::new()), fail_once: Mutex::new(Vec::new()) });
     let fulfillers: Vec<Arc<dyn covenant_server::fulfil::Fulfiller>> =
-        vec![recorder.clone(), Arc::new(covenant_server::datasets::DatasetFulfiller::new(Arc::new(exec)))];
+        vec![recorder.clone(), dataset_fulfiller(&config, &db.url).await];
     let (app, state) = spawn_server(db, config.policy.clone(), fulfillers, None).await;
     let crm = app_dir.path().join("crm.db");
     let c = rusqlite::Connection::open(&crm).unwrap();
@@ -1164,11 +1168,7 @@ async fn proofs_of_several_mib_on_postgres() {
 async fn spawn_demo(db: Db, app_dir: &std::path::Path, edit: impl FnOnce(&mut Policy)) -> App {
     let mut config = covenant_dsr::Config::load(&demo_app(app_dir, &db.url)).unwrap();
     edit(&mut config.policy);
-    let journal = Arc::new(SqlStore::connect(&db.url).await.unwrap());
-    journal.migrate().await.unwrap();
-    let exec = covenant_dsr::Executor::open(&config, journal).await.unwrap();
-    let fulfiller: Arc<dyn covenant_server::fulfil::Fulfiller> =
-        Arc::new(covenant_server::datasets::DatasetFulfiller::new(Arc::new(exec)));
+    let fulfiller = dataset_fulfiller(&config, &db.url).await;
     spawn_with(db, config.policy.clone(), vec![fulfiller]).await
 }
 

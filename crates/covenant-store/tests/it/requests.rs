@@ -12,8 +12,8 @@ use covenant_core::{Identity, RequestEvent, RequestKind, RequestState, TenantId}
 use covenant_store::{AnswerFile, AnswerToken, MAX_ANSWER_FILES, MAX_ATTACHMENT_BYTES, NewAnswer};
 use covenant_store::{
     CODE_ATTEMPTS, CODES_PER_HOUR, CodeCheck, CodeRefused, JobId, JobState, NewAttachment, NewCode, NewCustomer,
-    NewJob, NewRequest, NewTenant, RequestFilter, RequestSource, RequestStore, RequestUpdate, Retry, Store, StoreError,
-    hash_code,
+    NewJob, NewRequest, NewTenant, RequestFilter, RequestSource, RequestStore, RequestUpdate, Retry, SqlStore, Store,
+    StoreError, hash_code,
 };
 use jiff::{SignedDuration, Timestamp};
 
@@ -344,12 +344,16 @@ pub async fn jobs_are_leased_retried_and_buried(db: Arc<Db>) {
 }
 
 pub async fn concurrent_claimers_never_share_a_job(db: Arc<Db>) {
+    claimers_race(db, 40, None).await;
+}
+
+/// Four workers on two stores (as two processes would have) claim `n` jobs until none is left,
+/// one at a time or, with `batch`, up to that many at once; no job may reach two of them.
+async fn claimers_race(db: Arc<Db>, n: usize, batch: Option<usize>) {
     let t = tenant(&db.store, "acme").await;
-    let n = 40;
     for _ in 0..n {
         db.store.enqueue_job(job(&t, "request.fulfil", 3), draft("job.enqueue")).await.unwrap();
     }
-    // Two stores, as two worker processes would have.
     let other = Arc::new(db.open_again().await);
     let mut tasks = tokio::task::JoinSet::new();
     for w in 0..4 {
@@ -358,16 +362,18 @@ pub async fn concurrent_claimers_never_share_a_job(db: Arc<Db>) {
         tasks.spawn(async move {
             let mut got = Vec::new();
             let name = format!("worker-{w}");
+            let store: &SqlStore = if w % 2 == 0 { &db.store } else { &other };
             loop {
-                let claimed = if w % 2 == 0 {
-                    db.store.claim_job(&name, Timestamp::now(), Duration::from_secs(60)).await.unwrap()
-                } else {
-                    other.claim_job(&name, Timestamp::now(), Duration::from_secs(60)).await.unwrap()
+                let (now, lease) = (Timestamp::now(), Duration::from_secs(60));
+                let claimed = match batch {
+                    None => store.claim_job(&name, now, lease).await.unwrap().into_iter().collect(),
+                    Some(limit) => store.claim_jobs(&name, "request.fulfil", now, lease, limit).await.unwrap(),
                 };
-                match claimed {
-                    Some(j) => got.push(j.id),
-                    None => break,
+                if claimed.is_empty() {
+                    break;
                 }
+                assert!(claimed.len() <= batch.unwrap_or(1));
+                got.extend(claimed.into_iter().map(|j| j.id));
             }
             got
         });
@@ -444,44 +450,7 @@ pub async fn jobs_are_claimed_in_batches_of_a_kind(db: Arc<Db>) {
 }
 
 pub async fn concurrent_batch_claimers_never_share_a_job(db: Arc<Db>) {
-    let t = tenant(&db.store, "acme").await;
-    let n = 60;
-    for _ in 0..n {
-        db.store.enqueue_job(job(&t, "request.fulfil", 3), draft("job.enqueue")).await.unwrap();
-    }
-    // Two stores, as two worker processes would have.
-    let other = Arc::new(db.open_again().await);
-    let mut tasks = tokio::task::JoinSet::new();
-    for w in 0..4 {
-        let db = db.clone();
-        let other = other.clone();
-        tasks.spawn(async move {
-            let mut got = Vec::new();
-            let name = format!("worker-{w}");
-            loop {
-                let claimed = if w % 2 == 0 {
-                    db.store.claim_jobs(&name, "request.fulfil", Timestamp::now(), Duration::from_secs(60), 7).await
-                } else {
-                    other.claim_jobs(&name, "request.fulfil", Timestamp::now(), Duration::from_secs(60), 7).await
-                };
-                let claimed = claimed.unwrap();
-                if claimed.is_empty() {
-                    break;
-                }
-                assert!(claimed.len() <= 7);
-                got.extend(claimed.into_iter().map(|j| j.id));
-            }
-            got
-        });
-    }
-    let mut seen = HashSet::new();
-    while let Some(r) = tasks.join_next().await {
-        for id in r.unwrap() {
-            assert!(seen.insert(id), "job {id} was claimed twice");
-        }
-    }
-    assert_eq!(seen.len(), n);
-    other.close().await;
+    claimers_race(db, 60, Some(7)).await;
 }
 
 pub async fn customers_and_bad_input(db: Arc<Db>) {
