@@ -33,8 +33,8 @@ pub struct WorkerBenchOptions<'a> {
     pub batch: usize,
 }
 
-/// Queues an erasure request of each user, as verification does: received, code sent, verified, queued
-/// with its fulfilment job.
+/// Queues an erasure request of each user, as verification does: received, code sent,
+/// verified, queued with its fulfilment job.
 async fn queue(store: &SqlStore, tenant: &TenantId, users: &[User]) -> Result<Vec<RequestId>> {
     let mut ids = Vec::with_capacity(users.len());
     for u in users {
@@ -83,8 +83,7 @@ pub fn run(opts: &WorkerBenchOptions<'_>) -> Result<ExitCode> {
             let new = NewTenant { id: tenant.clone(), name: tenant.to_string(), created_at: Timestamp::now() };
             store.create_tenant(new, AuditDraft::new("bench", "tenant.create", "tenant", "{}")).await?;
         }
-        let journal = Arc::new(crate::serve::open_store(&config.store_url).await?);
-        let exec = covenant_dsr::Executor::open(&config, journal).await.map_err(anyhow::Error::new)?;
+        let exec = crate::serve::open_datasets(&config, &config.store_url).await?;
         // The requests have no contact address: nothing is mailed, but a mailbox catches any mail.
         let mailbox = config_path.parent().unwrap_or(Path::new(".")).join("bench-mailbox");
         let mailer =
@@ -97,7 +96,6 @@ pub fn run(opts: &WorkerBenchOptions<'_>) -> Result<ExitCode> {
             request_timeout: Duration::from_secs(10),
             key_ttl: Duration::from_secs(60),
         };
-        let exec = Arc::new(exec);
         let state = Arc::new(
             AppState::new(store, server_config)?
                 .with_mailer(mailer)

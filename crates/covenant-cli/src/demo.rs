@@ -91,11 +91,8 @@ fn serve(opts: &DemoOptions<'_>, examples: &Path, app_config: &Path) -> Result<E
         let with_app = opts.serve == "okitoki";
         if with_app {
             let app = covenant_dsr::Config::load(app_config).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let journal = Arc::new(crate::serve::open_store(&db).await?);
-            let exec = covenant_dsr::Executor::open(&app, journal).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-            state = state.with_fulfillers(vec![Arc::new(covenant_server::datasets::DatasetFulfiller::new(Arc::new(
-                exec,
-            )))]);
+            let exec = crate::serve::open_datasets(&app, &db).await?;
+            state = state.with_fulfillers(vec![Arc::new(covenant_server::datasets::DatasetFulfiller::new(exec))]);
         }
         let state = Arc::new(state);
         let (stop_worker, stopped) = tokio::sync::oneshot::channel::<()>();

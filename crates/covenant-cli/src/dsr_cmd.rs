@@ -62,7 +62,8 @@ pub enum DsrCommand {
     /// The whole file is checked first: every bad line is reported with its line number and
     /// nothing runs (exit 2). Then the requests run in chunks of --chunk: the erasures and
     /// rectifications of a chunk are looked up together, in --concurrency parts at the same
-    /// time, and written in one transaction per database; other kinds run one by one. A failed request fails alone.
+    /// time, and written in one transaction per database; other kinds run one by one. A failed
+    /// request fails alone.
     /// Prints a line per failed request and a summary (text), or one JSON object per request on
     /// standard output (json). Exits 0 when every request is done, 1 when some failed (the
     /// others are done), 2 when the input or the configuration is wrong (nothing ran).

@@ -147,6 +147,17 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
 }
 
+/// The executor of the application databases of `ds`, journaling into the server's store at
+/// `db` through a connection of its own.
+pub async fn open_datasets(ds: &covenant_dsr::Config, db: &str) -> Result<Arc<covenant_dsr::Executor<SqlStore>>> {
+    let journal = Arc::new(open_store(db).await?);
+    let exec = covenant_dsr::Executor::open(ds, journal)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .with_context(|| format!("cannot open the application databases of `{}`", ds.path.display()))?;
+    Ok(Arc::new(exec))
+}
+
 pub fn run(opts: &ServeOptions<'_>) -> Result<ExitCode> {
     telemetry::init(opts.log_format);
     let datasets = match opts.config {
@@ -176,21 +187,14 @@ pub fn run(opts: &ServeOptions<'_>) -> Result<ExitCode> {
         };
         let mut state = AppState::new(store, config)?.with_mailer(mailer(opts)?);
         if let Some(ds) = &datasets {
-            // The executor journals into the same database as the server, through a connection
-            // of its own.
-            let journal = Arc::new(open_store(opts.db).await?);
-            let exec = covenant_dsr::Executor::open(ds, journal)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))
-                .with_context(|| format!("cannot open the application databases of `{}`", ds.path.display()))?;
+            let exec = open_datasets(ds, opts.db).await?;
             tracing::info!(
                 config = %ds.path.display(),
                 datasets = ds.datasets.len(),
                 tenant = %ds.tenant,
                 "requests are carried out in the application databases"
             );
-            state =
-                state.with_fulfillers(vec![Arc::new(covenant_server::datasets::DatasetFulfiller::new(Arc::new(exec)))]);
+            state = state.with_fulfillers(vec![Arc::new(covenant_server::datasets::DatasetFulfiller::new(exec))]);
         }
         let state = Arc::new(state);
         tracing::info!(%addr, url = %public_url, db = %redact(opts.db), "covenant is serving");
