@@ -966,8 +966,9 @@ impl covenant_server::fulfil::Fulfiller for Recorder {
 }
 
 /// The worker claims the due fulfilments together and carries them out as one batch in the
-/// application databases; each request is still answered as its own, with its own counts, and
-/// a request that fails drops out of the batch and is retried alone while the others complete.
+/// application databases; each request is still answered as its own, with the action taken on
+/// its own rows (promises W6, P6: erasure; T5: answered with the action taken), and a request
+/// that fails drops out of the batch and is retried alone while the others complete.
 #[tokio::test]
 async fn due_fulfilments_are_carried_out_together_and_fail_alone() {
     let db = Db::sqlite().await;
