@@ -222,11 +222,18 @@ struct TableInfo {
 /// A bounded pool of connections to one application database.
 #[derive(Clone)]
 pub struct Connector {
+    /// Lookups' connections.
     pool: Pool,
+    /// Writes' connections, apart from the lookups': a batch looks up its next chunk of people
+    /// while one is written, and those lookups never keep the write waiting for a connection.
+    /// One connection on SQLite (one writer at a time), as many as `pool` on PostgreSQL.
+    writer: Pool,
     tables: Arc<RwLock<HashMap<TableRef, Arc<TableInfo>>>>,
     /// SQLite takes one writer at a time; writers of this process queue here instead of
     /// sleeping in SQLite's busy handler.
     write_lock: Arc<tokio::sync::Mutex<()>>,
+    /// A checkpoint of the SQLite write-ahead log is under way (see `checkpoint_soon`).
+    checkpointing: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for Connector {
@@ -263,7 +270,7 @@ impl Connector {
     /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE`. Connections are opened lazily.
     pub async fn connect(url: &str, options: &ConnectorOptions) -> Result<Connector, ConnectorError> {
         let max = options.max_connections.max(1);
-        let pool = if url.starts_with("sqlite:") {
+        let (pool, writer) = if url.starts_with("sqlite:") {
             let opts = SqliteConnectOptions::from_str(url)
                 .map_err(|_| ConnectorError::Url(redact(url)))?
                 .busy_timeout(options.busy_timeout)
@@ -274,28 +281,44 @@ impl Connector {
                 // statements change thousands of rows, whose journal SQLite would otherwise
                 // write to temporary files. This connection's setting only.
                 .pragma("temp_store", "memory");
-            let pool = SqlitePoolOptions::new()
-                .max_connections(max)
-                .min_connections(0)
-                .test_before_acquire(false)
-                .connect_with(opts)
-                .await
-                .map_err(|source| ConnectorError::Connect { url: redact(url), source })?;
-            Pool::Sqlite(pool)
+            let open = |max: u32, o: SqliteConnectOptions| {
+                SqlitePoolOptions::new()
+                    .max_connections(max)
+                    .min_connections(0)
+                    .test_before_acquire(false)
+                    .connect_with(o)
+            };
+            let connect = |source| ConnectorError::Connect { url: redact(url), source };
+            // SQLite has one writer: writes take the one connection of their own pool. Its
+            // commits leave the write-ahead log to be copied back into the database by a
+            // checkpoint of their own, off the write's path (see `checkpoint_soon`), instead
+            // of the commit that fills the log copying it (SQLite's automatic checkpoint).
+            let writes = opts.clone().pragma("wal_autocheckpoint", "0");
+            (
+                Pool::Sqlite(open(max, opts).await.map_err(connect)?),
+                Pool::Sqlite(open(1, writes).await.map_err(connect)?),
+            )
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts = PgConnectOptions::from_str(url).map_err(|_| ConnectorError::Url(redact(url)))?;
-            let pool = PgPoolOptions::new()
-                .max_connections(max)
-                .min_connections(0)
-                .test_before_acquire(false)
-                .connect_with(opts)
-                .await
-                .map_err(|source| ConnectorError::Connect { url: redact(url), source })?;
-            Pool::Postgres(pool)
+            let open = || {
+                PgPoolOptions::new()
+                    .max_connections(max)
+                    .min_connections(0)
+                    .test_before_acquire(false)
+                    .connect_with(opts.clone())
+            };
+            let connect = |source| ConnectorError::Connect { url: redact(url), source };
+            (Pool::Postgres(open().await.map_err(connect)?), Pool::Postgres(open().await.map_err(connect)?))
         } else {
             return Err(ConnectorError::Url(redact(url)));
         };
-        Ok(Connector { pool, tables: Arc::default(), write_lock: Arc::default() })
+        Ok(Connector {
+            pool,
+            writer,
+            tables: Arc::default(),
+            write_lock: Arc::default(),
+            checkpointing: Arc::default(),
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -307,10 +330,34 @@ impl Connector {
 
     /// Closes the pool's connections.
     pub async fn close(&self) {
-        match &self.pool {
-            Pool::Sqlite(p) => p.close().await,
-            Pool::Postgres(p) => p.close().await,
+        for pool in [&self.pool, &self.writer] {
+            match pool {
+                Pool::Sqlite(p) => p.close().await,
+                Pool::Postgres(p) => p.close().await,
+            }
         }
+    }
+
+    /// After a SQLite write committed: copies the write-ahead log back into the database file
+    /// on a lookup connection in the background (a passive checkpoint: it waits for no reader
+    /// or writer, and the next writes go on meanwhile), unless one is already under way. The
+    /// writes' own connection does not checkpoint, so a commit costs writing and syncing the log
+    /// only; for a batch changing thousands of scattered rows the copy is as long again. The
+    /// log is synced before the commit returns, so this changes nothing a crash could lose; a
+    /// database not in WAL mode has nothing to checkpoint.
+    fn checkpoint_soon(&self) {
+        use std::sync::atomic::Ordering;
+        let Pool::Sqlite(pool) = &self.pool else { return };
+        if self.checkpointing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (pool, busy) = (pool.clone(), self.checkpointing.clone());
+        tokio::spawn(async move {
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+                tracing::debug!(error = %e, "a checkpoint of an application database failed; the next write retries");
+            }
+            busy.store(false, Ordering::Release);
+        });
     }
 
     // -----------------------------------------------------------------------------------------
@@ -327,10 +374,16 @@ impl Connector {
     }
 
     async fn table_info(&self, table: &TableRef) -> Result<Arc<TableInfo>, ConnectorError> {
+        self.table_info_via(&self.pool, table).await
+    }
+
+    /// [`Connector::table_info`] read through `pool`'s connections when not known yet: a write
+    /// reads it through its own, so that it never waits for a lookup's connection.
+    async fn table_info_via(&self, pool: &Pool, table: &TableRef) -> Result<Arc<TableInfo>, ConnectorError> {
         if let Some(info) = self.cached_info(table) {
             return Ok(info);
         }
-        let info = match &self.pool {
+        let info = match pool {
             Pool::Sqlite(pool) => sqlite_table_info(pool, table).await?,
             Pool::Postgres(pool) => pg_table_info(pool, table).await?,
         };
@@ -441,12 +494,12 @@ impl Connector {
         let mut infos = HashMap::new();
         for op in groups.iter().flat_map(|g| g.iter()) {
             if !infos.contains_key(op.table()) {
-                infos.insert(op.table().clone(), self.table_info(op.table()).await?);
+                infos.insert(op.table().clone(), self.table_info_via(&self.writer, op.table()).await?);
             }
         }
         let mut changed = vec![0u64; groups.len()];
         let planned = plan_statements(groups);
-        match &self.pool {
+        match &self.writer {
             Pool::Sqlite(pool) => {
                 let none = TableRef::new(None, "(transaction)");
                 let _writer = self.write_lock.lock().await;
@@ -506,6 +559,7 @@ impl Connector {
                 if let Err(e) = commit_when(work, ready).await? {
                     return Ok(Err(e));
                 }
+                self.checkpoint_soon();
             }
             Pool::Postgres(pool) => {
                 let none = TableRef::new(None, "(transaction)");
@@ -634,7 +688,7 @@ impl Connector {
     ) -> Result<Vec<Vec<Vec<Value>>>, ConnectorError> {
         let none = TableRef::new(None, "(fixed statement)");
         let mut out = Vec::with_capacity(statements.len());
-        match &self.pool {
+        match if write { &self.writer } else { &self.pool } {
             Pool::Sqlite(pool) => {
                 let mut conn = pool.acquire().await.map_err(query_err("connecting for", &none))?;
                 if write {
@@ -655,6 +709,7 @@ impl Connector {
                 }
                 if write {
                     sqlx::query("COMMIT").execute(&mut *conn).await.map_err(query_err("committing", &none))?;
+                    self.checkpoint_soon();
                 }
             }
             Pool::Postgres(pool) => {

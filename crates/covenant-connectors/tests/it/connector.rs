@@ -317,6 +317,75 @@ async fn a_gated_write_commits_only_once_its_gate_succeeds() {
 }
 
 #[tokio::test]
+async fn writes_never_wait_for_lookups_holding_every_connection() {
+    both(|db| async move {
+        let c = setup(&db).await;
+        db.exec("INSERT INTO parent VALUES (1), (2)").await;
+        let key = |i: i64| vec![Value::Integer(i)];
+        // A batch looks up its next people while one is written: here both lookup connections
+        // of the pool (`max_connections: 2`) are held by sessions for the whole write.
+        let (a, b) = (c.session().await.unwrap(), c.session().await.unwrap());
+        let one = [WriteOp::Delete { table: t("parent"), key_columns: vec![s("id")], keys: vec![key(1)] }];
+        let wait = std::time::Duration::from_secs(20);
+        let written =
+            tokio::time::timeout(wait, c.apply(&one)).await.expect("the write waited for a lookup's connection");
+        assert_eq!(written.unwrap(), 1);
+        let fixed = if db.is_postgres() {
+            "DELETE FROM parent WHERE id = CAST($1 AS bigint)"
+        } else {
+            "DELETE FROM parent WHERE id = $1"
+        };
+        let statements = [(fixed, vec![Value::Integer(2)])];
+        tokio::time::timeout(wait, c.run_fixed(&statements, true))
+            .await
+            .expect("the fixed write waited for a lookup's connection")
+            .unwrap();
+        drop((a, b));
+        assert!(c.fetch(&t("parent"), &[s("id")], &[s("id")], &[key(1), key(2)]).await.unwrap().is_empty());
+        c.close().await;
+        db
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sqlite_writes_reach_the_database_file_while_the_connector_is_open() {
+    let db = TestDb::sqlite();
+    db.exec("PRAGMA journal_mode = WAL").await;
+    let c = setup(&db).await;
+    let values: Vec<String> = (1..=2000).map(|i| format!("({i})")).collect();
+    db.exec(&format!("INSERT INTO parent VALUES {}", values.join(", "))).await;
+    let keys: Vec<Vec<Value>> = (1..=1500).map(|i| vec![Value::Integer(i)]).collect();
+    let gone = [WriteOp::Delete { table: t("parent"), key_columns: vec![s("id")], keys }];
+    assert_eq!(c.apply(&gone).await.unwrap(), 1500);
+    // The write's commit left its pages in the write-ahead log; a checkpoint in the background
+    // copies them into the database file itself, while the connector stays open. Read the file
+    // alone (a copy without its log) until it shows the write.
+    let path = db.url().trim_start_matches("sqlite://").trim_end_matches("?mode=rwc").to_owned();
+    let copy = tempfile::tempdir().unwrap();
+    let copied = copy.path().join("copy.db");
+    let in_file = || async {
+        std::fs::copy(&path, &copied).ok()?;
+        let url = format!("sqlite://{}", copied.display());
+        let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url).await.ok()?;
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM parent").fetch_one(&mut conn).await.ok()?;
+        let _ = sqlx::Connection::close(conn).await;
+        let _ = std::fs::remove_file(copy.path().join("copy.db-wal"));
+        Some(n)
+    };
+    let mut seen = None;
+    for _ in 0..200 {
+        seen = in_file().await;
+        if seen == Some(500) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(seen, Some(500), "the database file shows the write without its log");
+    c.close().await;
+}
+
+#[tokio::test]
 async fn unknown_tables_and_columns_are_named() {
     both(|db| async move {
         let c = setup(&db).await;
