@@ -10,7 +10,8 @@
 //! the same time, the next CHUNK looked
 //! up while one is written; and the same batch of hand-written erasures of other users, run the
 //! same way (chunks, reads CONCURRENCY at a time, one transaction per database and chunk, the
-//! next chunk read while one is written), the two in halves, in turn. The hand-written
+//! next chunk read while one is written), the two in halves, in turn; then the same pair of
+//! batches for contacts, each erased on the instruction of its customer. The hand-written
 //! statements live here, fixed
 //! text run through `Connector::run_fixed`: the executor builds its own SQL in the connectors.
 
@@ -23,7 +24,7 @@ use anyhow::{Context, Result, bail};
 use covenant_connectors::{Backend, Connector, ConnectorOptions, Value};
 use covenant_core::Identity;
 use covenant_core::audit::AuditDraft;
-use covenant_dsr::{Config, Executor, Outcome, Quiet, Request, RequestKind};
+use covenant_dsr::{Config, Executor, Outcome, Quiet, Request, RequestKind, Scope};
 use covenant_store::{SqlStore, Store};
 
 /// The demo application a benchmark runs on: `config`'s, or one generated with `contacts`
@@ -91,6 +92,13 @@ struct Sql {
     delete_prefs: &'static str,
     delete_email_events: &'static str,
     delete_login_events: &'static str,
+    // a contact erased on its customer's instruction: reads, then writes
+    contact_rows: &'static str,
+    contact_cards: &'static str,
+    contact_comments: &'static str,
+    delete_contact_comments: &'static str,
+    delete_contact_cards: &'static str,
+    delete_contact: &'static str,
 }
 
 const SQLITE: Sql = Sql {
@@ -121,6 +129,12 @@ const SQLITE: Sql = Sql {
     delete_prefs: "DELETE FROM marketing_preferences WHERE email = $1",
     delete_email_events: "DELETE FROM email_events WHERE email = $1",
     delete_login_events: "DELETE FROM login_events WHERE user_ref = $1",
+    contact_rows: "SELECT id, email, phone, first_name, last_name, company, notes FROM contacts WHERE account_id = $1 AND (email = $2 OR phone = $3)",
+    contact_cards: "SELECT c.id, c.title, c.body, c.contact_id FROM client_cards c JOIN contacts p ON p.id = c.contact_id WHERE p.account_id = $1 AND (p.email = $2 OR p.phone = $3)",
+    contact_comments: "SELECT m.id, m.body, m.author_user_id, m.card_id FROM comments m JOIN client_cards c ON c.id = m.card_id JOIN contacts p ON p.id = c.contact_id WHERE p.account_id = $1 AND (p.email = $2 OR p.phone = $3)",
+    delete_contact_comments: "DELETE FROM comments WHERE card_id IN (SELECT c.id FROM client_cards c JOIN contacts p ON p.id = c.contact_id WHERE p.account_id = $1 AND (p.email = $2 OR p.phone = $3))",
+    delete_contact_cards: "DELETE FROM client_cards WHERE contact_id IN (SELECT id FROM contacts WHERE account_id = $1 AND (email = $2 OR phone = $3))",
+    delete_contact: "DELETE FROM contacts WHERE account_id = $1 AND (email = $2 OR phone = $3)",
 };
 
 const POSTGRES: Sql = Sql {
@@ -151,6 +165,12 @@ const POSTGRES: Sql = Sql {
     delete_prefs: "DELETE FROM marketing_preferences WHERE email = $1",
     delete_email_events: "DELETE FROM email_events WHERE email = $1",
     delete_login_events: "DELETE FROM login_events WHERE user_ref = $1",
+    contact_rows: "SELECT id, email, phone, first_name, last_name, company, notes FROM contacts WHERE account_id = CAST($1 AS bigint) AND (email = $2 OR phone = $3)",
+    contact_cards: "SELECT c.id, c.title, c.body, c.contact_id FROM client_cards c JOIN contacts p ON p.id = c.contact_id WHERE p.account_id = CAST($1 AS bigint) AND (p.email = $2 OR p.phone = $3)",
+    contact_comments: "SELECT m.id, m.body, m.author_user_id, m.card_id FROM comments m JOIN client_cards c ON c.id = m.card_id JOIN contacts p ON p.id = c.contact_id WHERE p.account_id = CAST($1 AS bigint) AND (p.email = $2 OR p.phone = $3)",
+    delete_contact_comments: "DELETE FROM comments WHERE card_id IN (SELECT c.id FROM client_cards c JOIN contacts p ON p.id = c.contact_id WHERE p.account_id = CAST($1 AS bigint) AND (p.email = $2 OR p.phone = $3))",
+    delete_contact_cards: "DELETE FROM client_cards WHERE contact_id IN (SELECT id FROM contacts WHERE account_id = CAST($1 AS bigint) AND (email = $2 OR phone = $3))",
+    delete_contact: "DELETE FROM contacts WHERE account_id = CAST($1 AS bigint) AND (email = $2 OR phone = $3)",
 };
 
 fn t(s: &str) -> Value {
@@ -216,44 +236,93 @@ fn hand_writes(sql: &Sql, u: &User) -> (Statements, Statements) {
     (crm, events)
 }
 
+/// A person a hand-written batch erases: the same reads as the executor's lookups, then the
+/// writes, on `crm` and on `events`.
+trait HandErasure: Clone {
+    async fn read(&self, sql: &Sql, crm: &Connector, events: &Connector) -> Result<usize>;
+    fn writes(&self, sql: &Sql) -> (Statements, Statements);
+}
+
+impl HandErasure for User {
+    async fn read(&self, sql: &Sql, crm: &Connector, events: &Connector) -> Result<usize> {
+        hand_access(sql, crm, events, self).await
+    }
+    fn writes(&self, sql: &Sql) -> (Statements, Statements) {
+        hand_writes(sql, self)
+    }
+}
+
+/// A contact of the demo data, erased on the instruction of the customer whose contact it is
+/// (processor mode, promises O3 and P7): its rows, its client cards and their comments, that
+/// customer's only. Nothing of it is in `events`.
+#[derive(Clone, Debug)]
+struct Contact {
+    account_id: i64,
+    email: String,
+    phone: Option<String>,
+}
+
+impl Contact {
+    fn values(&self) -> Vec<Value> {
+        vec![Value::Integer(self.account_id), t(&self.email), self.phone.as_deref().map_or(Value::Null, t)]
+    }
+}
+
+impl HandErasure for Contact {
+    async fn read(&self, sql: &Sql, crm: &Connector, _: &Connector) -> Result<usize> {
+        let v = self.values();
+        let reads = [(sql.contact_rows, v.clone()), (sql.contact_cards, v.clone()), (sql.contact_comments, v)];
+        Ok(crm.run_fixed(&reads, false).await?.iter().map(Vec::len).sum())
+    }
+    fn writes(&self, sql: &Sql) -> (Statements, Statements) {
+        let v = self.values();
+        let crm = vec![
+            (sql.delete_contact_comments, v.clone()),
+            (sql.delete_contact_cards, v.clone()),
+            (sql.delete_contact, v),
+        ];
+        (crm, Vec::new())
+    }
+}
+
 /// A batch of hand-written erasures the way `covenant dsr batch` runs them: in chunks, each
-/// user's reads `concurrency` at a time, then every write of the chunk in one transaction per
+/// person's reads `concurrency` at a time, then every write of the chunk in one transaction per
 /// database (the two databases at the same time), the next chunk read while one is written.
-async fn hand_batch(
+async fn hand_batch<P: HandErasure>(
     sql: &Sql,
     crm: &Connector,
     events: &Connector,
-    users: &[User],
+    people: &[P],
     chunk: usize,
     concurrency: usize,
 ) -> Result<()> {
     use futures_util::StreamExt;
-    let read = |part: &'_ [User]| {
+    let read = |part: &'_ [P]| {
         let part = part.to_vec();
         async move {
             let reads: Vec<Result<usize>> = futures_util::stream::iter(part.iter())
-                .map(|u| hand_access(sql, crm, events, u))
+                .map(|p| p.read(sql, crm, events))
                 .buffer_unordered(concurrency.max(1))
                 .collect()
                 .await;
             reads.into_iter().collect::<Result<Vec<_>>>().map(|_| ())
         }
     };
-    let write = |part: &'_ [User]| {
+    let write = |part: &'_ [P]| {
         let (mut a, mut b) = (Vec::new(), Vec::new());
-        for u in part {
-            let (c, e) = hand_writes(sql, u);
+        for p in part {
+            let (c, e) = p.writes(sql);
             a.extend(c);
             b.extend(e);
         }
         async move {
-            let (x, y) = futures_util::future::join(crm.run_fixed(&a, true), events.run_fixed(&b, true)).await;
+            let (x, y) = futures_util::future::join(write_fixed(crm, a), write_fixed(events, b)).await;
             x?;
             y?;
             Ok::<_, anyhow::Error>(())
         }
     };
-    let chunks: Vec<&[User]> = users.chunks(chunk.max(1)).collect();
+    let chunks: Vec<&[P]> = people.chunks(chunk.max(1)).collect();
     let Some(first) = chunks.first() else { return Ok(()) };
     read(first).await?;
     for (k, part) in chunks.iter().enumerate() {
@@ -268,6 +337,67 @@ async fn hand_batch(
         r?;
     }
     Ok(())
+}
+
+/// Fixed statements in one transaction; none, no transaction.
+async fn write_fixed(c: &Connector, statements: Statements) -> Result<()> {
+    if !statements.is_empty() {
+        c.run_fixed(&statements, true).await?;
+    }
+    Ok(())
+}
+
+/// A batch's two sides, measured: requests through the executor, erasures by hand.
+struct Batches {
+    done: usize,
+    took: Duration,
+    hand_done: usize,
+    hand_took: Duration,
+}
+
+impl Batches {
+    fn rate(&self) -> f64 {
+        self.done as f64 / self.took.as_secs_f64().max(1e-9)
+    }
+    fn hand_rate(&self) -> f64 {
+        self.hand_done as f64 / self.hand_took.as_secs_f64().max(1e-9)
+    }
+}
+
+/// `requests` through [`Executor::run_batches`] and the hand-written erasures of `hand` (other
+/// people) the same way, in two halves, in turn.
+async fn side_by_side<P: HandErasure>(
+    exec: &Executor<SqlStore>,
+    requests: &[Request],
+    hand: &[P],
+    opts: &DsrBenchOptions<'_>,
+    (sql, crm, events): (&Sql, &Connector, &Connector),
+) -> Result<Batches> {
+    let mut b = Batches { done: 0, took: Duration::ZERO, hand_done: 0, hand_took: Duration::ZERO };
+    let half = requests.len().div_ceil(2).max(1);
+    for (i, (reqs, hand)) in requests.chunks(half).zip(hand.chunks(half)).enumerate() {
+        let covenant = async {
+            let s = Instant::now();
+            let mut n = 0;
+            for r in exec.run_batches(reqs, opts.chunk.max(1), opts.concurrency, &Quiet).await {
+                r?;
+                n += 1;
+            }
+            Ok::<_, anyhow::Error>((s.elapsed(), n))
+        };
+        let by_hand = async {
+            let s = Instant::now();
+            hand_batch(sql, crm, events, hand, opts.chunk, opts.concurrency).await?;
+            Ok::<_, anyhow::Error>(s.elapsed())
+        };
+        let (c, h) = in_turn(i, covenant, by_hand).await;
+        let (took, n) = c?;
+        b.took += took;
+        b.done += n;
+        b.hand_took += h?;
+        b.hand_done += hand.len();
+    }
+    Ok(b)
 }
 
 /// Runs `a` then `b` for even `i`, `b` then `a` for odd: measured side by side, neither always
@@ -305,6 +435,29 @@ pub(crate) async fn users(crm: &Connector, count: usize) -> Result<Vec<User>> {
         });
     }
     Ok(out)
+}
+
+/// `count` contacts with an email address spread over the table (deterministic), excluding
+/// those whose address is also a user's (they are people of both kinds).
+async fn contacts(crm: &Connector, count: usize) -> Result<Vec<Contact>> {
+    let sql = "SELECT account_id, email, phone FROM contacts WHERE email IS NOT NULL \
+               AND email NOT IN (SELECT email FROM users) ORDER BY id";
+    let rows = crm.run_fixed(&[(sql, vec![])], false).await?.into_iter().next().unwrap_or_default();
+    if rows.is_empty() {
+        bail!("the demo database has no contacts with an email address");
+    }
+    let step = (rows.len() / count.max(1)).max(1);
+    Ok(rows
+        .iter()
+        .step_by(step)
+        .take(count)
+        .filter_map(|r| match (r.first(), r.get(1).and_then(Value::as_text)) {
+            (Some(Value::Integer(account_id)), Some(email)) => {
+                Some(Contact { account_id: *account_id, email, phone: r.get(2).and_then(Value::as_text) })
+            }
+            _ => None,
+        })
+        .collect())
 }
 
 /// The demo application's `covenant.toml`; a generated one gets a fresh store.
@@ -449,33 +602,21 @@ pub fn run(opts: &DsrBenchOptions<'_>) -> Result<ExitCode> {
 
         // The batch: `covenant dsr batch`'s way, CHUNK requests per transaction of each database,
         // and the same erasures of other users by hand the same way; in two halves, in turn.
-        let mut batch_time = Duration::ZERO;
-        let mut hand_batch_time = Duration::ZERO;
-        let mut done = 0;
         let requests = batch_users.iter().map(|u| request(u, RequestKind::Erasure)).collect::<Result<Vec<_>>>()?;
-        let half = requests.len().div_ceil(2).max(1);
-        for (i, (reqs, hand)) in requests.chunks(half).zip(hand_batch_users.chunks(half)).enumerate() {
-            let covenant = async {
-                let s = Instant::now();
-                let mut n = 0;
-                for r in exec.run_batches(reqs, opts.chunk.max(1), opts.concurrency, &Quiet).await {
-                    r?;
-                    n += 1;
-                }
-                Ok::<_, anyhow::Error>((s.elapsed(), n))
-            };
-            let by_hand = async {
-                let s = Instant::now();
-                hand_batch(sql, &crm, &events, hand, opts.chunk, opts.concurrency).await?;
-                Ok::<_, anyhow::Error>(s.elapsed())
-            };
-            let (c, h) = in_turn(i, covenant, by_hand).await;
-            let (took, n) = c?;
-            batch_time += took;
-            done += n;
-            hand_batch_time += h?;
-        }
-        let hand_done = hand_batch_users.len().min(done);
+        let users_batch = side_by_side(&exec, &requests, &hand_batch_users, opts, (sql, &crm, &events)).await?;
+        // Then contacts, each erased on the instruction of its customer (processor mode).
+        let all = contacts(&crm, 2 * opts.batch).await?;
+        let (mine, theirs): (Vec<_>, Vec<_>) = all.iter().enumerate().partition(|(i, _)| i % 2 == 0);
+        let requests = mine
+            .iter()
+            .map(|(_, c)| {
+                let mut r = Request::new(RequestKind::Erasure, vec![Identity::email(&c.email)?]);
+                r.scope = Scope::Customer(c.account_id.to_string());
+                Ok(r)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let theirs: Vec<Contact> = theirs.into_iter().map(|(_, c)| c.clone()).collect();
+        let contacts_batch = side_by_side(&exec, &requests, &theirs, opts, (sql, &crm, &events)).await?;
 
         let (a, e, ha, he) = (median(access), median(erasure), median(hand_read), median(hand_write));
         let (d, p) = (median(discovery), median(planning));
@@ -502,19 +643,23 @@ pub fn run(opts: &DsrBenchOptions<'_>) -> Result<ExitCode> {
             a / ha.max(1e-9),
             e / he.max(1e-9)
         );
-        println!(
-            "batch of {done} erasures, {} per transaction, looked up in {} parts: {:.1} s, erasures/s: {:.0}",
-            opts.chunk,
-            opts.concurrency,
-            batch_time.as_secs_f64(),
-            done as f64 / batch_time.as_secs_f64().max(1e-9)
-        );
-        let hand_rate = hand_done as f64 / hand_batch_time.as_secs_f64().max(1e-9);
-        println!(
-            "hand-written batch of {hand_done} erasures, the same way: {:.1} s, erasures/s: {hand_rate:.0} (Covenant's rate {:.2} of it)",
-            hand_batch_time.as_secs_f64(),
-            (done as f64 / batch_time.as_secs_f64().max(1e-9)) / hand_rate.max(1e-9)
-        );
+        for (b, whose) in [(&users_batch, "users'"), (&contacts_batch, "contacts' (on their customers' instructions)")] {
+            println!(
+                "batch of {} erasures, {whose}, {} per transaction, looked up in {} parts: {:.1} s, erasures/s: {:.0}",
+                b.done,
+                opts.chunk,
+                opts.concurrency,
+                b.took.as_secs_f64(),
+                b.rate()
+            );
+            println!(
+                "hand-written batch of {} erasures, {whose}, the same way: {:.1} s, erasures/s: {:.0} (Covenant's rate {:.2} of it)",
+                b.hand_done,
+                b.hand_took.as_secs_f64(),
+                b.hand_rate(),
+                b.rate() / b.hand_rate().max(1e-9)
+            );
+        }
         println!("access median ms: {a:.2}");
         println!("erasure median ms: {e:.2}");
         println!("overhead vs hand-written SQL: {:.2}", (a + e) / (ha + he).max(1e-9));

@@ -357,9 +357,10 @@ enum BenchCommand {
     /// Generates the demo application (`covenant demo-data`) with CONTACTS contacts, or uses
     /// the demo folder of --config, then measures access and erasure requests of single persons
     /// through the executor and the same reads and writes as hand-written SQL, side by side
-    /// (medians), and a batch of erasures (per second): `covenant dsr batch` does the same, in
-    /// transactions of --chunk requests, each chunk's people looked up together in --concurrency
-    /// parts; and the same batch hand-written, run the same way. Build with --release.
+    /// (medians), and batches of erasures (per second), of users and then of contacts on their
+    /// customers' instructions: `covenant dsr batch` does the same, in transactions of --chunk
+    /// requests, each chunk's people looked up together in --concurrency parts; and each batch
+    /// hand-written, run the same way. Build with --release.
     ///
     /// Example: cargo run --release -p covenant-cli -- bench dsr --contacts 1000000
     Dsr {
@@ -368,7 +369,7 @@ enum BenchCommand {
         /// Persons per measurement
         #[arg(long, default_value_t = 100)]
         samples: usize,
-        /// Erasures in the batch
+        /// Erasures in each batch (of users, of contacts), and as many more by hand
         #[arg(long, default_value_t = 1000)]
         batch: usize,
         /// Parts of a chunk looked up at the same time (each part's people together)

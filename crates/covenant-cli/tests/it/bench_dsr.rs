@@ -13,8 +13,8 @@ fn number(line: &str, prefix: &str) -> Option<f64> {
     line.strip_prefix(prefix)?.trim().parse().ok()
 }
 
-#[test]
-fn bench_dsr_ends_with_the_three_summary_lines() {
+#[tokio::test]
+async fn bench_dsr_ends_with_the_three_summary_lines() {
     let dir = tempfile::tempdir().unwrap();
     let out = covenant()
         .args(["bench", "dsr", "--contacts", "2000", "--samples", "3", "--batch", "10", "--chunk", "4", "--out"])
@@ -28,9 +28,20 @@ fn bench_dsr_ends_with_the_three_summary_lines() {
     assert!(number(access, "access median ms:").is_some_and(|x| x > 0.0), "{stdout}");
     assert!(number(erasure, "erasure median ms:").is_some_and(|x| x > 0.0), "{stdout}");
     assert!(number(overhead, "overhead vs hand-written SQL:").is_some_and(|x| x > 0.0), "{stdout}");
-    // The batches ran: ten erasures each way.
-    assert!(stdout.contains("batch of 10 erasures"), "{stdout}");
-    assert!(stdout.contains("hand-written batch of 10 erasures"), "{stdout}");
+    // The batches ran: ten erasures of users each way, and ten of contacts on their customers'
+    // instructions (promises O3, P7), whose rows are gone.
+    for whose in ["users'", "contacts' (on their customers' instructions)"] {
+        assert!(stdout.contains(&format!("\nbatch of 10 erasures, {whose},")), "{stdout}");
+        assert!(stdout.contains(&format!("hand-written batch of 10 erasures, {whose},")), "{stdout}");
+    }
+    // Each contact's request may also find other contacts of its customer by the phone number
+    // its row holds: at least twenty are gone, and no card or comment was left behind.
+    let demo = dir.path().join("demo");
+    let contacts = super::count_in_crm(&demo, "SELECT count(*) FROM contacts").await;
+    assert!(contacts <= 2000 - 20, "{contacts} contacts left");
+    let orphans = "SELECT (SELECT count(*) FROM comments WHERE card_id NOT IN (SELECT id FROM client_cards)) \
+                   + (SELECT count(*) FROM client_cards WHERE contact_id NOT IN (SELECT id FROM contacts))";
+    assert_eq!(super::count_in_crm(&demo, orphans).await, 0);
 }
 
 #[test]

@@ -9,11 +9,7 @@ fn covenant() -> Command {
 
 /// The users of the demo's CRM database.
 async fn users(dir: &std::path::Path) -> i64 {
-    use sqlx::Connection as _;
-    let url = format!("sqlite://{}", dir.join("crm.db").display());
-    let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    let n: (i64,) = sqlx::query_as("SELECT count(*) FROM users").fetch_one(&mut c).await.unwrap();
-    n.0
+    super::count_in_crm(dir, "SELECT count(*) FROM users").await
 }
 
 #[tokio::test]
