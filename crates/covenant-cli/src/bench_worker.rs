@@ -6,7 +6,8 @@
 //! `request.fulfil` job each), in four rounds. The worker of `covenant serve` carries out each
 //! round until its queue is empty: rounds 1 and 4 claim up to --batch fulfilments at a time
 //! (their people looked up together, their writes in one transaction per application
-//! database), rounds 2 and 3 one at a time (`--worker-batch 1`). Everything a request goes
+//! database), --lanes batches at the same time, rounds 2 and 3 one job after the other
+//! (`--worker-batch 1 --worker-lanes 1`). Everything a request goes
 //! through in the worker counts: its start and completion in the store, the journal, the
 //! answer, the audit entries. Prints both rates and their ratio; every request is checked to
 //! have completed.
@@ -31,6 +32,7 @@ pub struct WorkerBenchOptions<'a> {
     pub demo: DemoSource<'a>,
     pub requests: usize,
     pub batch: usize,
+    pub lanes: usize,
 }
 
 /// Queues an erasure request of each user, as verification does: received, code sent,
@@ -123,10 +125,11 @@ pub fn run(opts: &WorkerBenchOptions<'_>) -> Result<ExitCode> {
             let wopts = WorkerOptions {
                 name: format!("bench-{round}"),
                 batch: if batched { opts.batch } else { 1 },
+                lanes: if batched { opts.lanes } else { 1 },
                 ..WorkerOptions::default()
             };
             let s = Instant::now();
-            while worker::step(&state, &wopts).await? {}
+            worker::drain(&state, &wopts).await?;
             let mode = usize::from(!batched);
             took[mode] += s.elapsed();
             for id in ids {
@@ -140,8 +143,9 @@ pub fn run(opts: &WorkerBenchOptions<'_>) -> Result<ExitCode> {
         let rate = |i: usize| done[i] as f64 / took[i].as_secs_f64().max(1e-9);
         println!("demo application: {}, {} erasure requests through the worker", config_path.display(), opts.requests);
         println!(
-            "in batches of up to {}: {} requests in {:.1} s, requests/s: {:.0}",
+            "in batches of up to {}, {} at a time: {} requests in {:.1} s, requests/s: {:.0}",
             opts.batch,
+            opts.lanes,
             done[0],
             took[0].as_secs_f64(),
             rate(0)

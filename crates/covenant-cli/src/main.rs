@@ -123,6 +123,11 @@ enum Command {
         /// 1 carries them out one at a time.
         #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(1..=1000))]
         worker_batch: u16,
+        /// How many jobs (or batches of requests) the worker carries out at the same time: while
+        /// one batch's requests are started and answered in Covenant's store, another's are
+        /// carried out in the application databases. 1 takes one job after the other.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=16))]
+        worker_lanes: u8,
     },
     /// Manage API keys
     #[command(subcommand)]
@@ -398,6 +403,10 @@ enum BenchCommand {
         /// Fulfilments the worker claims and carries out together in the batched rounds
         #[arg(long, default_value_t = 50)]
         batch: usize,
+        /// Batches the worker carries out at the same time in the batched rounds (`serve
+        /// --worker-lanes`); the other rounds take one job after the other
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=16))]
+        lanes: u8,
     },
 }
 
@@ -550,8 +559,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             log_format,
             timeout,
             worker_batch,
+            worker_lanes,
         } => serve::run(&serve::ServeOptions {
             worker_batch: usize::from(worker_batch),
+            worker_lanes: usize::from(worker_lanes),
             smtp_url: smtp_url.as_deref(),
             mailbox: mailbox.as_deref(),
             mail_from: &mail_from,
@@ -611,8 +622,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Bench(BenchCommand::Dsr { demo, samples, batch, concurrency, chunk }) => {
             bench_dsr::run(&bench_dsr::DsrBenchOptions { demo: demo.source(), samples, batch, concurrency, chunk })
         }
-        Command::Bench(BenchCommand::Worker { demo, requests, batch }) => {
-            bench_worker::run(&bench_worker::WorkerBenchOptions { demo: demo.source(), requests, batch })
+        Command::Bench(BenchCommand::Worker { demo, requests, batch, lanes }) => {
+            let lanes = usize::from(lanes);
+            bench_worker::run(&bench_worker::WorkerBenchOptions { demo: demo.source(), requests, batch, lanes })
         }
         Command::Bench(BenchCommand::Decisions { subjects, seconds, policy, purposes }) => {
             bench::decisions(&bench::DecisionsOptions { subjects, seconds, policy: policy.as_deref(), purposes })
@@ -661,10 +673,14 @@ mod tests {
     #[test]
     fn serve_batches_as_the_worker_does_by_default() {
         let cli = Cli::try_parse_from(["covenant", "serve", "--policy", "p.toml"]).unwrap();
-        let Command::Serve { worker_batch, .. } = cli.command else { panic!("not serve") };
+        let Command::Serve { worker_batch, worker_lanes, .. } = cli.command else { panic!("not serve") };
         assert_eq!(usize::from(worker_batch), covenant_server::worker::DEFAULT_BATCH);
+        assert_eq!(usize::from(worker_lanes), covenant_server::worker::DEFAULT_LANES);
         for bad in ["0", "1001", "many"] {
             assert!(Cli::try_parse_from(["covenant", "serve", "--policy", "p.toml", "--worker-batch", bad]).is_err());
+        }
+        for bad in ["0", "17", "-1"] {
+            assert!(Cli::try_parse_from(["covenant", "serve", "--policy", "p.toml", "--worker-lanes", bad]).is_err());
         }
     }
 }

@@ -35,6 +35,8 @@ pub struct ServeOptions<'a> {
     pub mail_from: &'a str,
     /// Verified requests the worker carries out together.
     pub worker_batch: usize,
+    /// Jobs (or batches) the worker carries out at the same time.
+    pub worker_lanes: usize,
 }
 
 /// The mail transport for request emails.
@@ -199,7 +201,11 @@ pub fn run(opts: &ServeOptions<'_>) -> Result<ExitCode> {
         let state = Arc::new(state);
         tracing::info!(%addr, url = %public_url, db = %redact(opts.db), "covenant is serving");
         let (stop_worker, stopped) = tokio::sync::oneshot::channel::<()>();
-        let worker_opts = covenant_server::worker::WorkerOptions { batch: opts.worker_batch, ..Default::default() };
+        let worker_opts = covenant_server::worker::WorkerOptions {
+            batch: opts.worker_batch,
+            lanes: opts.worker_lanes,
+            ..Default::default()
+        };
         let worker = covenant_server::worker::spawn(state.clone(), worker_opts, async {
             let _ = stopped.await;
         });

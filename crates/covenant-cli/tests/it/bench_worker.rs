@@ -27,7 +27,7 @@ async fn bench_worker_prints_both_rates_and_their_ratio() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     // Ten requests each way, all completed (the command fails otherwise), their users erased.
-    assert!(stdout.contains("in batches of up to 4: 10 requests"), "{stdout}");
+    assert!(stdout.contains("in batches of up to 4, 2 at a time: 10 requests"), "{stdout}");
     assert!(stdout.contains("one at a time: 10 requests"), "{stdout}");
     let ratio = stdout.lines().last().and_then(|l| l.strip_prefix("batches over one at a time:"));
     assert!(ratio.and_then(|r| r.trim().parse::<f64>().ok()).is_some_and(|r| r > 0.0), "{stdout}");

@@ -1421,3 +1421,57 @@ async fn export_answer_unzips_to_csv_files() {
     assert!(r.json["identities"].as_array().unwrap().contains(&json!("email:ada@example.com")), "{}", r.text);
     app.finish().await;
 }
+
+/// A system in the chain that answers a batch only once another batch is in hand at the same
+/// time (two batches meet at a barrier), and refuses if none comes within a few seconds.
+struct Rendezvous {
+    barrier: tokio::sync::Barrier,
+}
+
+impl covenant_server::fulfil::Fulfiller for Rendezvous {
+    fn name(&self) -> &str {
+        "rendezvous"
+    }
+
+    fn fulfil<'a>(
+        &'a self,
+        _: &'a covenant_server::fulfil::FulfilRequest,
+    ) -> futures_util::future::BoxFuture<
+        'a,
+        Result<covenant_server::fulfil::Outcome, covenant_server::fulfil::FulfilError>,
+    > {
+        Box::pin(async move {
+            match tokio::time::timeout(Duration::from_secs(5), self.barrier.wait()).await {
+                Ok(_) => Ok(covenant_server::fulfil::Outcome::default()),
+                Err(_) => Err(covenant_server::fulfil::FulfilError::new("rendezvous", "no other batch was in hand")),
+            }
+        })
+    }
+}
+
+/// The worker's lanes carry out two batches at the same time: each of two erasures is
+/// fulfilled only while the other is in hand too, so both complete only when two lanes run
+/// (with one lane, the first waits alone and fails).
+#[tokio::test]
+async fn the_worker_carries_out_batches_in_lanes_at_the_same_time() {
+    for lanes in [2, 1] {
+        let db = Db::sqlite().await;
+        let app_dir = tempfile::tempdir().unwrap();
+        let config = covenant_dsr::Config::load(&demo_app(app_dir.path(), &db.url)).unwrap();
+        let meet = Arc::new(Rendezvous { barrier: tokio::sync::Barrier::new(2) });
+        let (app, state) = spawn_server(db, config.policy.clone(), vec![meet], None).await;
+        let a = app.verified("erasure", covenant_demo_app::ADA_EMAIL, json!({})).await;
+        let b = app.verified("erasure", covenant_demo_app::BOB_EMAIL, json!({})).await;
+        let opts = WorkerOptions { name: format!("lanes-{lanes}"), batch: 1, lanes, ..WorkerOptions::default() };
+        covenant_server::worker::drain(&state, &opts).await.unwrap();
+        let mut states = Vec::new();
+        for id in [a, b] {
+            states.push(app.get(&app.acme, &format!("/v1/requests/{id}")).await.json["state"].to_string());
+        }
+        if lanes == 2 {
+            assert_eq!(states, ["\"completed\"", "\"completed\""], "two lanes: both batches met");
+        } else {
+            assert!(states.contains(&"\"queued\"".to_owned()), "one lane: no batch met another: {states:?}");
+        }
+    }
+}
