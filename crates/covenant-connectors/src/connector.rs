@@ -229,12 +229,19 @@ pub struct Connector {
     /// One connection on SQLite (one writer at a time), as many as `pool` on PostgreSQL.
     writer: Pool,
     tables: Arc<RwLock<HashMap<TableRef, Arc<TableInfo>>>>,
-    /// SQLite takes one writer at a time; writers of this process queue here instead of
-    /// sleeping in SQLite's busy handler.
+    /// SQLite takes one writer at a time; writers of this process queue here, as long as it
+    /// takes, instead of sleeping in SQLite's busy handler or giving up at the writes' pool's
+    /// acquire timeout.
     write_lock: Arc<tokio::sync::Mutex<()>>,
     /// A checkpoint of the SQLite write-ahead log is under way (see `checkpoint_soon`).
     checkpointing: Arc<std::sync::atomic::AtomicBool>,
+    /// Rows SQLite writes changed since the last checkpoint began.
+    unchecked_rows: Arc<std::sync::atomic::AtomicU64>,
 }
+
+/// Rows changed by SQLite writes after which their log is checkpointed: SQLite's automatic
+/// checkpoint starts at 1,000 pages of log, and a changed row is at least one page.
+const CHECKPOINT_ROWS: u64 = 1000;
 
 impl std::fmt::Debug for Connector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -318,6 +325,7 @@ impl Connector {
             tables: Arc::default(),
             write_lock: Arc::default(),
             checkpointing: Arc::default(),
+            unchecked_rows: Arc::default(),
         })
     }
 
@@ -338,19 +346,23 @@ impl Connector {
         }
     }
 
-    /// After a SQLite write committed: copies the write-ahead log back into the database file
-    /// on a lookup connection in the background (a passive checkpoint: it waits for no reader
-    /// or writer, and the next writes go on meanwhile), unless one is already under way. The
-    /// writes' own connection does not checkpoint, so a commit costs writing and syncing the log
-    /// only; for a batch changing thousands of scattered rows the copy is as long again. The
-    /// log is synced before the commit returns, so this changes nothing a crash could lose; a
-    /// database not in WAL mode has nothing to checkpoint.
-    fn checkpoint_soon(&self) {
+    /// After a SQLite write that changed `rows` rows committed: once the writes since the last
+    /// checkpoint changed [`CHECKPOINT_ROWS`] rows, copies the write-ahead log back into the
+    /// database file on a lookup connection in the background (a passive checkpoint: it waits
+    /// for no reader or writer, and the next writes go on meanwhile), unless one is already
+    /// under way. The writes' own connection does not checkpoint, so a commit costs writing and
+    /// syncing the log only; for a batch changing thousands of scattered rows the copy is as
+    /// long again. The log is synced before the commit returns, so this changes nothing a crash
+    /// could lose; a database not in WAL mode has nothing to checkpoint.
+    fn checkpoint_soon(&self, rows: u64) {
         use std::sync::atomic::Ordering;
         let Pool::Sqlite(pool) = &self.pool else { return };
-        if self.checkpointing.swap(true, Ordering::AcqRel) {
+        if self.unchecked_rows.fetch_add(rows, Ordering::AcqRel).saturating_add(rows) < CHECKPOINT_ROWS
+            || self.checkpointing.swap(true, Ordering::AcqRel)
+        {
             return;
         }
+        self.unchecked_rows.store(0, Ordering::Release);
         let (pool, busy) = (pool.clone(), self.checkpointing.clone());
         tokio::spawn(async move {
             if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
@@ -559,7 +571,7 @@ impl Connector {
                 if let Err(e) = commit_when(work, ready).await? {
                     return Ok(Err(e));
                 }
-                self.checkpoint_soon();
+                self.checkpoint_soon(changed.iter().sum());
             }
             Pool::Postgres(pool) => {
                 let none = TableRef::new(None, "(transaction)");
@@ -691,8 +703,14 @@ impl Connector {
         match if write { &self.writer } else { &self.pool } {
             Pool::Sqlite(pool) => {
                 let mut conn = pool.acquire().await.map_err(query_err("connecting for", &none))?;
+                let total_changes = "SELECT total_changes()";
+                let mut before = 0i64;
                 if write {
                     sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await.map_err(query_err("starting", &none))?;
+                    before = sqlx::query_scalar(total_changes)
+                        .fetch_one(&mut *conn)
+                        .await
+                        .map_err(query_err("counting rows in", &none))?;
                 }
                 for (sql, args) in statements {
                     let mut q = sqlx::query(*sql);
@@ -708,8 +726,12 @@ impl Connector {
                     out.push(decoded);
                 }
                 if write {
+                    let after: i64 = sqlx::query_scalar(total_changes)
+                        .fetch_one(&mut *conn)
+                        .await
+                        .map_err(query_err("counting rows in", &none))?;
                     sqlx::query("COMMIT").execute(&mut *conn).await.map_err(query_err("committing", &none))?;
-                    self.checkpoint_soon();
+                    self.checkpoint_soon(u64::try_from(after - before).unwrap_or(0));
                 }
             }
             Pool::Postgres(pool) => {
