@@ -239,6 +239,10 @@ pub struct Connector {
     unchecked_rows: Arc<std::sync::atomic::AtomicU64>,
 }
 
+/// The rows of a SQLite statement buffered for the task reading them: more than a write
+/// statement returns (its keys, at most [`CHUNK`]).
+const ROW_BUFFER: usize = 2 * CHUNK;
+
 /// Rows changed by SQLite writes after which their log is checkpointed: SQLite's automatic
 /// checkpoint starts at 1,000 pages of log, and a changed row is at least one page.
 const CHECKPOINT_ROWS: u64 = 1000;
@@ -287,7 +291,12 @@ impl Connector {
                 // kept to undo that statement alone) and sorting space in memory: a batch's
                 // statements change thousands of rows, whose journal SQLite would otherwise
                 // write to temporary files. This connection's setting only.
-                .pragma("temp_store", "memory");
+                .pragma("temp_store", "memory")
+                // A statement's rows wait in a buffer this long for the task reading them
+                // (sqlx's default is 50): the connection's thread goes on with the statement
+                // instead of waiting for that task to be polled every 50 rows. A write returns
+                // at most a statement's keys (`CHUNK`); the one writer never waits for them.
+                .row_buffer_size(ROW_BUFFER);
             let open = |max: u32, o: SqliteConnectOptions| {
                 SqlitePoolOptions::new()
                     .max_connections(max)

@@ -10,7 +10,7 @@ use covenant_core::Identity;
 use covenant_policy::dataset::{Dataset, IdentityMatch, Table};
 
 use crate::error::DsrError;
-use crate::plan::{DatasetPlan, Plan, Scope, Via};
+use crate::plan::{Action, DatasetPlan, Plan, Scope, Via};
 
 /// A row's primary key, ordered so that rows come out in the same order every time.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -103,6 +103,13 @@ impl Found {
 /// The columns read from each table: its key, its annotated columns, its controller column,
 /// the columns of its references and the columns other tables' references point at.
 pub fn read_columns(ds: &Dataset, t: &Table) -> Vec<String> {
+    columns_to_read(ds, t, true)
+}
+
+/// [`read_columns`], or when `values` is false only the columns the search itself needs: the
+/// key, the identity columns (which find the person elsewhere), the controller column and the
+/// references' columns. An erasure reads no more of the rows it deletes whole.
+fn columns_to_read(ds: &Dataset, t: &Table, values: bool) -> Vec<String> {
     let mut cols: Vec<String> = Vec::new();
     let mut add = |c: &str| {
         if !cols.iter().any(|x| x == c) {
@@ -112,7 +119,7 @@ pub fn read_columns(ds: &Dataset, t: &Table) -> Vec<String> {
     for k in &t.primary_key {
         add(k);
     }
-    for c in &t.columns {
+    for c in t.columns.iter().filter(|c| values || c.identity.is_some()) {
         add(&c.name);
     }
     if let Some(c) = &t.controller {
@@ -262,7 +269,15 @@ impl<'a, 'c> Search<'a, 'c> {
                     .tables
                     .iter()
                     .filter_map(|t| s.dataset.table(t))
-                    .map(|t| (t.name.clone(), Rows { columns: read_columns(s.dataset, t), rows: BTreeMap::new() }))
+                    .map(|t| {
+                        // An erasure deletes these rows whole: their other values are not needed.
+                        let deleted =
+                            s.plan.actions.iter().any(|a| matches!(a, Action::Delete { table } if *table == t.name));
+                        (
+                            t.name.clone(),
+                            Rows { columns: columns_to_read(s.dataset, t, !deleted), rows: BTreeMap::new() },
+                        )
+                    })
                     .collect(),
                 mentions: Vec::new(),
             },

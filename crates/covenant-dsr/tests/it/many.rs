@@ -132,3 +132,36 @@ async fn rows_a_collation_matches_to_other_spellings_go_to_every_person_who_aske
     }
     exec.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erasure_reads_of_the_rows_it_deletes_whole_only_what_finds_them() {
+    // promise T5: an erasure needs of a row it deletes whole its key, the identities that find
+    // the person elsewhere and the references that lead to the person's other rows; of a row
+    // it keeps (an invoice under a legal hold) every value, which its strategies and the
+    // report of what was kept use. Access reads every annotated value.
+    let f = Fixture::sqlite(PEOPLE).await;
+    let exec = f.executor().await;
+    let ada = vec![Identity::email(&email(1)).unwrap()];
+    let columns = |found: &covenant_dsr::find::Found, db: &str, table: &str| {
+        let rows = &found.dataset(db).unwrap().tables[table];
+        assert!(!rows.rows.is_empty(), "{db}.{table} has rows of Ada's");
+        rows.columns.clone()
+    };
+    let erasure = Request::new(RequestKind::Erasure, ada.clone());
+    let found = exec.discover(&erasure, &exec.plan(&erasure).unwrap()).await.unwrap();
+    assert_eq!(columns(&found, "crm", "ai_messages"), ["id", "user_id"]);
+    assert_eq!(columns(&found, "crm", "users"), ["id", "public_id", "email", "phone"]);
+    assert_eq!(columns(&found, "events", "login_events"), ["id", "user_ref"]);
+    let payments = columns(&found, "crm", "payments");
+    assert!(
+        payments.contains(&"card_holder".to_owned()) && payments.contains(&"card_last4".to_owned()),
+        "{payments:?}"
+    );
+
+    let access = Request::new(RequestKind::Access, ada);
+    let found = exec.discover(&access, &exec.plan(&access).unwrap()).await.unwrap();
+    assert!(columns(&found, "crm", "ai_messages").contains(&"content".to_owned()));
+    assert!(columns(&found, "crm", "users").contains(&"full_name".to_owned()));
+    assert!(columns(&found, "events", "login_events").contains(&"user_agent".to_owned()));
+    exec.close().await;
+}
