@@ -773,7 +773,8 @@ fn execute(config: &Config, entries: &[Entry], args: &BatchArgs) -> Result<ExitC
         let started = Instant::now();
         let mut totals = Totals::default();
         let mut outcome: Result<()> = Ok(());
-        // Batches are pipelined: the next one's people are looked up while one is written.
+        // Batches are pipelined: while one is written, the next one's people are looked up and
+        // the previous one's runs are closed.
         exec.run_batches_with(&requests, chunk, concurrency, &bar, |first, results| {
             if let Some(b) = &bar.0 {
                 b.set_position((first + results.len()) as u64);

@@ -515,7 +515,8 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
     /// are applied in one transaction per database for the whole batch (the databases at the
     /// same time, each request's operations in its own order), whose statements run while
     /// the batch's runs are recorded in the journal and which commits once they are. The next
-    /// batch's people are looked up meanwhile. If a batch's transaction fails, each request's
+    /// batch's people are looked up meanwhile, and the previous batch's runs closed in the
+    /// journal (see [`Executor::run_batches_with`]). If a batch's transaction fails, each request's
     /// writes are applied alone, so one bad request fails alone. Other kinds of request, and
     /// requests with an open run, run one after the other after their batch. Returns one result
     /// per request, in order. Every run is journaled as by [`Executor::run`]: requests
@@ -537,8 +538,11 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
     }
 
     /// [`Executor::run_batches`], handing each batch's results to `each` as soon as the batch
-    /// is done, with the index of its first request; `each` returning `false` stops before the
-    /// next batch (whose people were looked up, but nothing of it recorded or written).
+    /// is done, with the index of its first request. Batches are pipelined: while one batch is
+    /// written, the next one's people are looked up and the previous one's runs are closed in
+    /// the journal (unless it has requests that run alone: those run, in order, before the next
+    /// batch is written). `each` returning `false` stops: the batch written meanwhile has its
+    /// runs closed, and nothing after it is recorded or written.
     pub async fn run_batches_with(
         &self,
         requests: &[Request],
@@ -552,18 +556,40 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
         let chunks: Vec<&[Request]> = requests.chunks(chunk).collect();
         let Some(first) = chunks.first() else { return };
         let mut prepared = self.prepare_batch(first, concurrency).await;
+        // The batch written last (the index of its first request, its requests), not done yet.
+        let mut written: Option<(usize, &[Request], Written)> = None;
         for (k, batch) in chunks.iter().enumerate() {
+            if let Some((at, reqs, w)) = written.take_if(|(_, _, w)| !w.alone.is_empty())
+                && !each(at, self.finish_batch(reqs, w, progress).await)
+            {
+                return;
+            }
             let next = async {
                 match chunks.get(k + 1) {
                     Some(c) => self.prepare_batch(c, concurrency).await,
                     None => Vec::new(),
                 }
             };
-            let (done, next) = futures_util::future::join(self.apply_batch(batch, prepared, progress), next).await;
-            if !each(k * chunk, done) {
+            let previous = written.take();
+            let finish_previous = async {
+                match previous {
+                    Some((at, reqs, w)) => Some((at, self.finish_batch(reqs, w, progress).await)),
+                    None => None,
+                }
+            };
+            let (w, next, finished) =
+                futures_util::future::join3(self.write_batch(batch, prepared, progress), next, finish_previous).await;
+            if let Some((at, done)) = finished
+                && !each(at, done)
+            {
+                self.close_runs(batch, w.closing, progress).await;
                 return;
             }
+            written = Some((k * chunk, batch, w));
             prepared = next;
+        }
+        if let Some((at, reqs, w)) = written {
+            each(at, self.finish_batch(reqs, w, progress).await);
         }
     }
 
@@ -644,13 +670,14 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
             .collect()
     }
 
-    /// Records and applies a prepared batch (see [`Executor::run_batches`]).
-    async fn apply_batch(
+    /// Records and applies a prepared batch (see [`Executor::run_batches`]); its runs are
+    /// closed and its requests that run alone are run by [`Executor::finish_batch`].
+    async fn write_batch(
         &self,
         requests: &[Request],
         prepared: Vec<Result<Option<Prepared>, DsrError>>,
         progress: &dyn Progress,
-    ) -> Vec<Result<Outcome, DsrError>> {
+    ) -> Written {
         use futures_util::FutureExt;
         let mut results: Vec<Option<Result<Outcome, DsrError>>> = requests.iter().map(|_| None).collect();
         let mut fresh: Vec<(usize, Fresh)> = Vec::new();
@@ -718,7 +745,7 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
                 results[i] = Some(r.map(|report| wrap(requests[i].kind, report)));
                 progress.advance();
             }
-            return self.run_alone(requests, results, alone, progress).await;
+            return Written { results, closing: Vec::new(), alone };
         }
         let runs: Vec<RunId> = recorded.into_iter().flatten().collect();
 
@@ -744,24 +771,56 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
                 }
             }
         }
-        let finishing = futures_util::future::join_all(fresh.into_iter().zip(runs).zip(marks).zip(failed).map(
-            |((((i, f), run), marks), failed)| async move {
-                if let Some(e) = failed {
-                    // The run stays open: its other steps may be applied; the next run of the
-                    // request resumes it.
-                    return (i, Err(e));
-                }
-                let mut report = f.report;
-                report.run = run.to_string();
-                (i, self.finish(run, &report, marks).await.map(|()| report))
-            },
-        ))
-        .await;
-        for (i, r) in finishing {
-            results[i] = Some(r.map(|report| wrap(requests[i].kind, report)));
-            progress.advance();
+        let closing = fresh
+            .into_iter()
+            .zip(runs)
+            .zip(marks)
+            .zip(failed)
+            .map(|((((i, f), run), marks), failed)| Closing { index: i, run, report: f.report, marks, failed })
+            .collect();
+        Written { results, closing, alone }
+    }
+
+    /// Finishes a written batch: closes its runs in the journal, then runs its requests that
+    /// are not written with it, and returns every result of the batch in order.
+    async fn finish_batch(
+        &self,
+        requests: &[Request],
+        mut w: Written,
+        progress: &dyn Progress,
+    ) -> Vec<Result<Outcome, DsrError>> {
+        for (i, r) in self.close_runs(requests, w.closing, progress).await {
+            w.results[i] = Some(r);
         }
-        self.run_alone(requests, results, alone, progress).await
+        self.run_alone(requests, w.results, w.alone, progress).await
+    }
+
+    /// Closes the runs of a written batch in the journal (the store commits them together),
+    /// with the rows each step changed: the result of each request.
+    async fn close_runs(
+        &self,
+        requests: &[Request],
+        closing: Vec<Closing>,
+        progress: &dyn Progress,
+    ) -> Vec<(usize, Result<Outcome, DsrError>)> {
+        let closed = futures_util::future::join_all(closing.into_iter().map(|c| async move {
+            if let Some(e) = c.failed {
+                // The run stays open: its other steps may be applied; the next run of the
+                // request resumes it.
+                return (c.index, Err(e));
+            }
+            let mut report = c.report;
+            report.run = c.run.to_string();
+            (c.index, self.finish(c.run, &report, c.marks).await.map(|()| report))
+        }))
+        .await;
+        closed
+            .into_iter()
+            .map(|(i, r)| {
+                progress.advance();
+                (i, r.map(|report| wrap(requests[i].kind, report)))
+            })
+            .collect()
     }
 
     /// Runs the requests of a batch that are not written with it (other kinds, open runs), one
@@ -1141,6 +1200,28 @@ struct Fresh {
     pending: Vec<PendingStep>,
     /// The report the run gives once done (without the run's id).
     report: WriteReport,
+}
+
+/// A batch whose writes are committed (or failed): what is left is to close its runs in the
+/// journal and to run its requests that are not written with it.
+struct Written {
+    /// The results known already (requests that failed, or were applied one by one).
+    results: Vec<Option<Result<Outcome, DsrError>>>,
+    closing: Vec<Closing>,
+    /// Requests that run alone (other kinds, open runs), with their open run.
+    alone: Vec<(usize, Option<RunId>)>,
+}
+
+/// A run of a written batch, to be closed in the journal.
+struct Closing {
+    /// The request's index in its batch.
+    index: usize,
+    run: RunId,
+    report: WriteReport,
+    /// Rows changed per step.
+    marks: Vec<(u32, u64)>,
+    /// The error of a database whose write failed for this request: the run stays open.
+    failed: Option<DsrError>,
 }
 
 /// A store error shared by several waiters, back as the error of one.

@@ -428,3 +428,35 @@ async fn a_batch_ends_as_the_same_requests_run_one_by_one() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_stopped_by_its_caller_closes_the_batch_written_meanwhile_and_writes_nothing_after() {
+    // Batches are pipelined: the next batch is written while the results of one are handed
+    // over. When the caller stops at the first batch, the second one is already written: its
+    // runs are closed (none is left open), and the third is neither recorded nor written.
+    let f = Fixture::sqlite(PEOPLE).await;
+    let exec = f.executor().await;
+    let erase = |i: usize| Request::new(RequestKind::Erasure, person(i));
+    let requests: Vec<Request> = (1..=6).map(erase).collect();
+    let mut handed = Vec::new();
+    exec.run_batches_with(&requests, 2, 2, &Quiet, |first, results| {
+        handed.push((first, results.iter().filter(|r| r.is_ok()).count()));
+        false
+    })
+    .await;
+    assert_eq!(handed, [(0, 2)], "the first batch's results, then nothing");
+    let runs = exec.store().list_runs(exec.tenant(), 100).await.unwrap();
+    let mut keys: Vec<&str> = runs.iter().map(|r| r.request_key.as_str()).collect();
+    keys.sort_unstable();
+    let mut wanted: Vec<String> = (1..=4).map(|i| erase(i).key()).collect();
+    wanted.sort_unstable();
+    assert_eq!(keys, wanted, "runs of the first two batches only");
+    assert!(runs.iter().all(|r| r.state == RunState::Done && r.applied == r.steps), "{runs:?}");
+    for i in 1..=6 {
+        let req = erase(i);
+        let found = exec.discover(&req, &exec.plan(&req).unwrap()).await.unwrap();
+        let users = found.dataset("crm").map_or(0, |d| d.tables["users"].rows.len());
+        assert_eq!(users, usize::from(i > 4), "person {i}");
+    }
+    exec.close().await;
+}
