@@ -10,7 +10,7 @@ use covenant_core::Identity;
 use covenant_policy::dataset::{Dataset, IdentityMatch, Table};
 
 use crate::error::DsrError;
-use crate::plan::{Action, DatasetPlan, Plan, Scope, Via};
+use crate::plan::{DatasetPlan, Plan, Scope, Via};
 
 /// A row's primary key, ordered so that rows come out in the same order every time.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,16 +100,11 @@ impl Found {
     }
 }
 
-/// The columns read from each table: its key, its annotated columns, its controller column,
-/// the columns of its references and the columns other tables' references point at.
-pub fn read_columns(ds: &Dataset, t: &Table) -> Vec<String> {
-    columns_to_read(ds, t, true)
-}
-
-/// [`read_columns`], or when `values` is false only the columns the search itself needs: the
-/// key, the identity columns (which find the person elsewhere), the controller column and the
-/// references' columns. An erasure reads no more of the rows it deletes whole.
-fn columns_to_read(ds: &Dataset, t: &Table, values: bool) -> Vec<String> {
+/// The columns read from each table: its key, its annotated columns (when `values` is false,
+/// its identity columns only, which find the person elsewhere), its controller column, the
+/// columns of its references and the columns other tables' references point at. An erasure
+/// reads no more of the rows it deletes whole.
+pub fn read_columns(ds: &Dataset, t: &Table, values: bool) -> Vec<String> {
     let mut cols: Vec<String> = Vec::new();
     let mut add = |c: &str| {
         if !cols.iter().any(|x| x == c) {
@@ -270,13 +265,8 @@ impl<'a, 'c> Search<'a, 'c> {
                     .iter()
                     .filter_map(|t| s.dataset.table(t))
                     .map(|t| {
-                        // An erasure deletes these rows whole: their other values are not needed.
-                        let deleted =
-                            s.plan.actions.iter().any(|a| matches!(a, Action::Delete { table } if *table == t.name));
-                        (
-                            t.name.clone(),
-                            Rows { columns: columns_to_read(s.dataset, t, !deleted), rows: BTreeMap::new() },
-                        )
+                        let values = !s.plan.deletes(&t.name);
+                        (t.name.clone(), Rows { columns: read_columns(s.dataset, t, values), rows: BTreeMap::new() })
                     })
                     .collect(),
                 mentions: Vec::new(),

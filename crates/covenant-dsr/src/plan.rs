@@ -239,6 +239,13 @@ pub struct DatasetPlan {
     pub tables: Vec<String>,
 }
 
+impl DatasetPlan {
+    /// Whether the plan deletes the person's rows of `table` whole (an erasure).
+    pub fn deletes(&self, table: &str) -> bool {
+        self.actions.iter().any(|a| matches!(a, Action::Delete { table: t } if t == table))
+    }
+}
+
 /// Identities that rows of one column add to the person's, and where they are looked up.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Expansion {

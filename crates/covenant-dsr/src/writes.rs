@@ -188,8 +188,7 @@ pub fn erasure(
     let mut deletes = Vec::new();
     let mut counts = Counts::default();
     let deleted_rows = |table: &str| -> Vec<RowKey> {
-        let deleting = plan.actions.iter().any(|a| matches!(a, Action::Delete { table: t } if t == table));
-        match (deleting, found.tables.get(table)) {
+        match (plan.deletes(table), found.tables.get(table)) {
             (true, Some(rows)) => rows.rows.keys().cloned().collect(),
             _ => Vec::new(),
         }

@@ -434,6 +434,7 @@ async fn a_batch_stopped_by_its_caller_closes_the_batch_written_meanwhile_and_wr
     // Batches are pipelined: the next batch is written while the results of one are handed
     // over. When the caller stops at the first batch, the second one is already written: its
     // runs are closed (none is left open), and the third is neither recorded nor written.
+    // Promise T5: every erasure written is also finished in the journal.
     let f = Fixture::sqlite(PEOPLE).await;
     let exec = f.executor().await;
     let erase = |i: usize| Request::new(RequestKind::Erasure, person(i));
