@@ -10,10 +10,12 @@
 //! the same time, the next CHUNK looked
 //! up while one is written; and the same batch of hand-written erasures of other users, run the
 //! same way (chunks, reads CONCURRENCY at a time, one transaction per database and chunk, the
-//! next chunk read while one is written), the two in halves, in turn; then the same pair of
-//! batches for contacts, each erased on the instruction of its customer. The hand-written
-//! statements live here, fixed
-//! text run through `Connector::run_fixed`: the executor builds its own SQL in the connectors.
+//! next chunk read while one is written), the two in halves, in turn; and the floor of the
+//! users' batch: the writes alone of erasing yet other users, set-based (one statement per table
+//! for a whole chunk, no reads, no journal), half before the two batches and half after; then
+//! the same pair of batches for contacts, each erased on the instruction of its customer. The
+//! hand-written statements live here, fixed text run through `Connector::run_fixed`: the
+//! executor builds its own SQL in the connectors.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -92,6 +94,9 @@ struct Sql {
     delete_prefs: &'static str,
     delete_email_events: &'static str,
     delete_login_events: &'static str,
+    // the same erasure for many users at once, set-based (`$1`: a JSON array of their ids,
+    // emails or public ids): a user batch's writes alone, the least SQL this schema's erasure takes
+    bulk: BulkSql,
     // a contact erased on its customer's instruction: reads, then writes
     contact_rows: &'static str,
     contact_cards: &'static str,
@@ -99,6 +104,23 @@ struct Sql {
     delete_contact_comments: &'static str,
     delete_contact_cards: &'static str,
     delete_contact: &'static str,
+}
+
+/// A user erasure's writes for a whole chunk of users: each statement takes a JSON array (ids,
+/// emails or public ids, as the name says) and changes the rows of every user in it at once.
+struct BulkSql {
+    cut_comments: &'static str,
+    cut_tickets: &'static str,
+    cut_invitations: &'static str,
+    update_payments: &'static str,
+    delete_tickets: &'static str,
+    delete_ai: &'static str,
+    delete_invitations: &'static str,
+    delete_users: &'static str,
+    delete_prefs: &'static str,
+    delete_email_events: &'static str,
+    delete_login_events: &'static str,
+    remaining_users: &'static str,
 }
 
 const SQLITE: Sql = Sql {
@@ -129,6 +151,20 @@ const SQLITE: Sql = Sql {
     delete_prefs: "DELETE FROM marketing_preferences WHERE email = $1",
     delete_email_events: "DELETE FROM email_events WHERE email = $1",
     delete_login_events: "DELETE FROM login_events WHERE user_ref = $1",
+    bulk: BulkSql {
+        cut_comments: "UPDATE comments SET author_user_id = NULL WHERE author_user_id IN (SELECT value FROM json_each($1))",
+        cut_tickets: "UPDATE tickets SET assignee_id = NULL WHERE assignee_id IN (SELECT value FROM json_each($1)) AND user_id NOT IN (SELECT value FROM json_each($1))",
+        cut_invitations: "UPDATE invitations SET invited_by_user_id = NULL WHERE invited_by_user_id IN (SELECT value FROM json_each($1)) AND email NOT IN (SELECT value FROM json_each($2))",
+        update_payments: "UPDATE payments SET card_last4 = NULL, user_id = NULL WHERE user_id IN (SELECT value FROM json_each($1)) OR billing_email IN (SELECT value FROM json_each($2))",
+        delete_tickets: "DELETE FROM tickets WHERE user_id IN (SELECT value FROM json_each($1))",
+        delete_ai: "DELETE FROM ai_messages WHERE user_id IN (SELECT value FROM json_each($1))",
+        delete_invitations: "DELETE FROM invitations WHERE email IN (SELECT value FROM json_each($1))",
+        delete_users: "DELETE FROM users WHERE id IN (SELECT value FROM json_each($1))",
+        delete_prefs: "DELETE FROM marketing_preferences WHERE email IN (SELECT value FROM json_each($1))",
+        delete_email_events: "DELETE FROM email_events WHERE email IN (SELECT value FROM json_each($1))",
+        delete_login_events: "DELETE FROM login_events WHERE user_ref IN (SELECT value FROM json_each($1))",
+        remaining_users: "SELECT count(*) FROM users WHERE id IN (SELECT value FROM json_each($1))",
+    },
     contact_rows: "SELECT id, email, phone, first_name, last_name, company, notes FROM contacts WHERE account_id = $1 AND (email = $2 OR phone = $3)",
     contact_cards: "SELECT c.id, c.title, c.body, c.contact_id FROM client_cards c JOIN contacts p ON p.id = c.contact_id WHERE p.account_id = $1 AND (p.email = $2 OR p.phone = $3)",
     contact_comments: "SELECT m.id, m.body, m.author_user_id, m.card_id FROM comments m JOIN client_cards c ON c.id = m.card_id JOIN contacts p ON p.id = c.contact_id WHERE p.account_id = $1 AND (p.email = $2 OR p.phone = $3)",
@@ -165,6 +201,20 @@ const POSTGRES: Sql = Sql {
     delete_prefs: "DELETE FROM marketing_preferences WHERE email = $1",
     delete_email_events: "DELETE FROM email_events WHERE email = $1",
     delete_login_events: "DELETE FROM login_events WHERE user_ref = $1",
+    bulk: BulkSql {
+        cut_comments: "UPDATE comments SET author_user_id = NULL WHERE author_user_id = ANY(ARRAY(SELECT CAST(value AS bigint) FROM json_array_elements_text(CAST($1 AS json))))",
+        cut_tickets: "UPDATE tickets SET assignee_id = NULL WHERE assignee_id = ANY(ARRAY(SELECT CAST(value AS bigint) FROM json_array_elements_text(CAST($1 AS json)))) AND NOT user_id = ANY(ARRAY(SELECT CAST(value AS bigint) FROM json_array_elements_text(CAST($1 AS json))))",
+        cut_invitations: "UPDATE invitations SET invited_by_user_id = NULL WHERE invited_by_user_id = ANY(ARRAY(SELECT CAST(value AS bigint) FROM json_array_elements_text(CAST($1 AS json)))) AND NOT email = ANY(ARRAY(SELECT json_array_elements_text(CAST($2 AS json))))",
+        update_payments: "UPDATE payments SET card_last4 = NULL, user_id = NULL WHERE user_id = ANY(ARRAY(SELECT CAST(value AS bigint) FROM json_array_elements_text(CAST($1 AS json)))) OR billing_email = ANY(ARRAY(SELECT json_array_elements_text(CAST($2 AS json))))",
+        delete_tickets: "DELETE FROM tickets WHERE user_id = ANY(ARRAY(SELECT CAST(value AS bigint) FROM json_array_elements_text(CAST($1 AS json))))",
+        delete_ai: "DELETE FROM ai_messages WHERE user_id = ANY(ARRAY(SELECT CAST(value AS bigint) FROM json_array_elements_text(CAST($1 AS json))))",
+        delete_invitations: "DELETE FROM invitations WHERE email = ANY(ARRAY(SELECT json_array_elements_text(CAST($1 AS json))))",
+        delete_users: "DELETE FROM users WHERE id = ANY(ARRAY(SELECT CAST(value AS bigint) FROM json_array_elements_text(CAST($1 AS json))))",
+        delete_prefs: "DELETE FROM marketing_preferences WHERE email = ANY(ARRAY(SELECT json_array_elements_text(CAST($1 AS json))))",
+        delete_email_events: "DELETE FROM email_events WHERE email = ANY(ARRAY(SELECT json_array_elements_text(CAST($1 AS json))))",
+        delete_login_events: "DELETE FROM login_events WHERE user_ref = ANY(ARRAY(SELECT json_array_elements_text(CAST($1 AS json))))",
+        remaining_users: "SELECT count(*) FROM users WHERE id = ANY(ARRAY(SELECT CAST(value AS bigint) FROM json_array_elements_text(CAST($1 AS json))))",
+    },
     contact_rows: "SELECT id, email, phone, first_name, last_name, company, notes FROM contacts WHERE account_id = CAST($1 AS bigint) AND (email = $2 OR phone = $3)",
     contact_cards: "SELECT c.id, c.title, c.body, c.contact_id FROM client_cards c JOIN contacts p ON p.id = c.contact_id WHERE p.account_id = CAST($1 AS bigint) AND (p.email = $2 OR p.phone = $3)",
     contact_comments: "SELECT m.id, m.body, m.author_user_id, m.card_id FROM comments m JOIN client_cards c ON c.id = m.card_id JOIN contacts p ON p.id = c.contact_id WHERE p.account_id = CAST($1 AS bigint) AND (p.email = $2 OR p.phone = $3)",
@@ -347,6 +397,59 @@ async fn write_fixed(c: &Connector, statements: Statements) -> Result<()> {
     Ok(())
 }
 
+/// The writes alone of hand-written erasures of `people`, set-based: a chunk's users erased by
+/// one statement per table (`Sql::bulk`), in one transaction per database (the two at the same
+/// time), chunk after chunk, with no reads (the statements find the rows themselves), no
+/// journal and no report: the least SQL that erases these users, and so the most erasures per
+/// second this database can do for them on this machine. Returns the time it took.
+async fn bulk_writes(
+    sql: &Sql,
+    crm: &Connector,
+    events: &Connector,
+    people: &[User],
+    chunk: usize,
+) -> Result<Duration> {
+    let json = |v: Vec<Value>| Value::Text(serde_json::Value::Array(v.iter().map(value_json).collect()).to_string());
+    let s = Instant::now();
+    for part in people.chunks(chunk.max(1)) {
+        let ids = json(part.iter().map(|u| Value::Integer(u.id)).collect());
+        let emails = json(part.iter().map(|u| t(&u.email)).collect());
+        let refs = json(part.iter().map(|u| t(&u.public_id)).collect());
+        let b = &sql.bulk;
+        let on_crm = vec![
+            (b.cut_comments, vec![ids.clone()]),
+            (b.cut_tickets, vec![ids.clone()]),
+            (b.cut_invitations, vec![ids.clone(), emails.clone()]),
+            (b.update_payments, vec![ids.clone(), emails.clone()]),
+            (b.delete_tickets, vec![ids.clone()]),
+            (b.delete_ai, vec![ids.clone()]),
+            (b.delete_invitations, vec![emails.clone()]),
+            (b.delete_users, vec![ids]),
+            (b.delete_prefs, vec![emails.clone()]),
+        ];
+        let on_events = vec![(b.delete_email_events, vec![emails]), (b.delete_login_events, vec![refs])];
+        let (x, y) = futures_util::future::join(write_fixed(crm, on_crm), write_fixed(events, on_events)).await;
+        x?;
+        y?;
+    }
+    let took = s.elapsed();
+    // The statements did erase them: none of these users is left.
+    let all = json(people.iter().map(|u| Value::Integer(u.id)).collect());
+    let left = crm.run_fixed(&[(sql.bulk.remaining_users, vec![all])], false).await?;
+    match left.first().and_then(|rows| rows.first()).and_then(|row| row.first()) {
+        Some(Value::Integer(0)) => Ok(took),
+        other => bail!("the set-based writes left users they were to erase: {other:?}"),
+    }
+}
+
+/// A value as the JSON the set-based statements read their lists from.
+fn value_json(v: &Value) -> serde_json::Value {
+    match v {
+        Value::Integer(i) => serde_json::Value::from(*i),
+        other => serde_json::Value::from(other.as_text().unwrap_or_default()),
+    }
+}
+
 /// A batch's two sides, measured: requests through the executor, erasures by hand.
 struct Batches {
     done: usize,
@@ -513,7 +616,7 @@ pub fn run(opts: &DsrBenchOptions<'_>) -> Result<ExitCode> {
             Backend::Postgres => &POSTGRES,
         };
         let n = opts.samples;
-        let all = users(&crm, 4 * n + 2 * opts.batch).await?;
+        let all = users(&crm, 4 * n + 3 * opts.batch).await?;
         if all.len() < 4 * n {
             bail!(
                 "the demo database has {} users; generate more contacts (one user per 20) or take fewer samples",
@@ -524,9 +627,10 @@ pub fn run(opts: &DsrBenchOptions<'_>) -> Result<ExitCode> {
         let (erase_users, rest) = rest.split_at(n);
         let (hand_users, rest) = rest.split_at(n);
         let (_, rest) = rest.split_at(n);
-        // Every other user for the executor's batch, the others for the hand-written one.
-        let batch_users: Vec<User> = rest.iter().step_by(2).take(opts.batch).cloned().collect();
-        let hand_batch_users: Vec<User> = rest.iter().skip(1).step_by(2).take(opts.batch).cloned().collect();
+        // One user in three for the executor's batch, one for the hand-written one, one for the
+        // set-based writes alone.
+        let every_third = |from: usize| -> Vec<User> { rest.iter().skip(from).step_by(3).take(opts.batch).cloned().collect() };
+        let (batch_users, hand_batch_users, bulk_users) = (every_third(0), every_third(1), every_third(2));
 
         let request = |u: &User, kind| -> Result<Request> {
             Ok(Request::new(kind, vec![Identity::email(&u.email).with_context(|| format!("user {}", u.id))?]))
@@ -603,7 +707,13 @@ pub fn run(opts: &DsrBenchOptions<'_>) -> Result<ExitCode> {
         // The batch: `covenant dsr batch`'s way, CHUNK requests per transaction of each database,
         // and the same erasures of other users by hand the same way; in two halves, in turn.
         let requests = batch_users.iter().map(|u| request(u, RequestKind::Erasure)).collect::<Result<Vec<_>>>()?;
+        // The set-based writes alone: half before the two batches, half after, so that they
+        // meet the same cache and load as the batches on average.
+        let (bulk_a, bulk_b) = bulk_users.split_at(bulk_users.len() / 2);
+        let mut bulk_took = bulk_writes(sql, &crm, &events, bulk_a, opts.chunk).await?;
         let users_batch = side_by_side(&exec, &requests, &hand_batch_users, opts, (sql, &crm, &events)).await?;
+        bulk_took += bulk_writes(sql, &crm, &events, bulk_b, opts.chunk).await?;
+        let bulk_rate = bulk_users.len() as f64 / bulk_took.as_secs_f64().max(1e-9);
         // Then contacts, each erased on the instruction of its customer (processor mode).
         let all = contacts(&crm, 2 * opts.batch).await?;
         let (mine, theirs): (Vec<_>, Vec<_>) = all.iter().enumerate().partition(|(i, _)| i % 2 == 0);
@@ -643,7 +753,11 @@ pub fn run(opts: &DsrBenchOptions<'_>) -> Result<ExitCode> {
             a / ha.max(1e-9),
             e / he.max(1e-9)
         );
-        for (b, whose) in [(&users_batch, "users'"), (&contacts_batch, "contacts' (on their customers' instructions)")] {
+        let batches = [
+            (&users_batch, "users'", Some(bulk_rate)),
+            (&contacts_batch, "contacts' (on their customers' instructions)", None),
+        ];
+        for (b, whose, bulk) in batches {
             println!(
                 "batch of {} erasures, {whose}, {} per transaction, looked up in {} parts: {:.1} s, erasures/s: {:.0}",
                 b.done,
@@ -659,6 +773,15 @@ pub fn run(opts: &DsrBenchOptions<'_>) -> Result<ExitCode> {
                 b.hand_rate(),
                 b.rate() / b.hand_rate().max(1e-9)
             );
+            if let Some(bulk) = bulk {
+                println!(
+                    "writes alone of {} erasures, {whose}, set-based by hand, {} per transaction (no reads, no journal): {:.1} s, erasures/s: {bulk:.0} (Covenant's rate {:.2} of it)",
+                    bulk_users.len(),
+                    opts.chunk,
+                    bulk_took.as_secs_f64(),
+                    b.rate() / bulk.max(1e-9)
+                );
+            }
         }
         println!("access median ms: {a:.2}");
         println!("erasure median ms: {e:.2}");

@@ -365,7 +365,10 @@ enum BenchCommand {
     /// (medians), and batches of erasures (per second), of users and then of contacts on their
     /// customers' instructions: `covenant dsr batch` does the same, in transactions of --chunk
     /// requests, each chunk's people looked up together in --concurrency parts; and each batch
-    /// hand-written, run the same way. Build with --release.
+    /// hand-written, run the same way. For users it also measures the floor: erasing other
+    /// users by their writes alone, set-based (one statement per table for each chunk, no
+    /// reads, no journal), the most erasures per second the database allows on this machine.
+    /// Build with --release.
     ///
     /// Example: cargo run --release -p covenant-cli -- bench dsr --contacts 1000000
     Dsr {

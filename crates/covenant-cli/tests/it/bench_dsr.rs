@@ -1,6 +1,7 @@
 //! `covenant bench dsr` keeps its command-line contract on a small demo application: it ends
 //! with the lines `access median ms: X`, `erasure median ms: Y` and `overhead vs hand-written
-//! SQL: Z`, in that order, which scripts read; and bad arguments are refused.
+//! SQL: Z`, in that order, which scripts read, on SQLite and (when `COVENANT_TEST_POSTGRES_URL`
+//! is set) on PostgreSQL; and bad arguments are refused.
 
 use std::process::Command;
 
@@ -34,6 +35,7 @@ async fn bench_dsr_ends_with_the_three_summary_lines() {
         assert!(stdout.contains(&format!("\nbatch of 10 erasures, {whose},")), "{stdout}");
         assert!(stdout.contains(&format!("hand-written batch of 10 erasures, {whose},")), "{stdout}");
     }
+    floor_line(&stdout);
     // Each contact's request may also find other contacts of its customer by the phone number
     // its row holds: at least twenty are gone, and no card or comment was left behind.
     let demo = dir.path().join("demo");
@@ -42,6 +44,46 @@ async fn bench_dsr_ends_with_the_three_summary_lines() {
     let orphans = "SELECT (SELECT count(*) FROM comments WHERE card_id NOT IN (SELECT id FROM client_cards)) \
                    + (SELECT count(*) FROM client_cards WHERE contact_id NOT IN (SELECT id FROM contacts))";
     assert_eq!(super::count_in_crm(&demo, orphans).await, 0);
+}
+
+/// The floor of the users' batch, measured in the same run: the same erasures' writes alone,
+/// set-based. The benchmark fails if those writes left any of their users (promise T5).
+fn floor_line(stdout: &str) {
+    let floor = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("writes alone of 10 erasures, users', set-based by hand, 4 per transaction"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    let rate = floor.split("erasures/s: ").nth(1).and_then(|r| r.split_whitespace().next()?.parse::<f64>().ok());
+    assert!(rate.is_some_and(|r| r > 0.0), "{stdout}");
+}
+
+#[tokio::test]
+async fn bench_dsr_runs_on_postgres() {
+    use sqlx::Connection as _;
+    let Ok(admin) = std::env::var("COVENANT_TEST_POSTGRES_URL") else {
+        eprintln!("note: skipping the PostgreSQL run: set COVENANT_TEST_POSTGRES_URL");
+        return;
+    };
+    let name = format!("cli_bench_{}", std::process::id());
+    let mut c = sqlx::PgConnection::connect(&admin).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut c).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = covenant()
+        .args(["bench", "dsr", "--contacts", "2000", "--samples", "3", "--batch", "10", "--chunk", "4", "--postgres"])
+        .arg(super::with_database(&admin, &name))
+        .arg("--out")
+        .arg(dir.path().join("demo"))
+        .output()
+        .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("on PostgreSQL"), "{stdout}");
+    assert!(stdout.lines().last().is_some_and(|l| l.starts_with("overhead vs hand-written SQL:")), "{stdout}");
+    floor_line(&stdout);
 }
 
 #[test]

@@ -25,16 +25,6 @@ fn covenant() -> Command {
     Command::new(env!("CARGO_BIN_EXE_covenant"))
 }
 
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let host_end = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
-    match query {
-        Some(q) => format!("{}/{name}?{q}", &base[..host_end]),
-        None => format!("{}/{name}", &base[..host_end]),
-    }
-}
-
 impl Demo {
     fn sqlite() -> Demo {
         Demo::sqlite_with(200)
@@ -63,7 +53,7 @@ impl Demo {
         c.close().await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         let out = covenant()
-            .args(["demo-data", "--contacts", "200", "--postgres", &with_database(&admin, &name), "--out"])
+            .args(["demo-data", "--contacts", "200", "--postgres", &super::with_database(&admin, &name), "--out"])
             .arg(dir.path().join("demo"))
             .output()
             .unwrap();
@@ -99,7 +89,7 @@ impl Demo {
         );
         let rows = match &self.postgres {
             Some((admin, name)) => {
-                let mut c = PgConnection::connect(&with_database(admin, name)).await.unwrap();
+                let mut c = PgConnection::connect(&super::with_database(admin, name)).await.unwrap();
                 let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&mut c).await.unwrap();
                 rows.iter().map(|r| r.get::<String, _>(0)).collect::<Vec<_>>()
             }
