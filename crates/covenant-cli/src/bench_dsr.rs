@@ -82,21 +82,14 @@ struct Sql {
     mention_invitations: &'static str,
     email_events: &'static str,
     login_events: &'static str,
-    // erasure
-    cut_comments: &'static str,
-    cut_tickets: &'static str,
-    cut_invitations: &'static str,
-    update_payments: &'static str,
-    delete_tickets: &'static str,
-    delete_ai: &'static str,
-    delete_invitations: &'static str,
-    delete_user: &'static str,
-    delete_prefs: &'static str,
-    delete_email_events: &'static str,
-    delete_login_events: &'static str,
-    // the same erasure for many users at once, set-based (`$1`: a JSON array of their ids,
-    // emails or public ids): a user batch's writes alone, the least SQL this schema's erasure takes
-    bulk: BulkSql,
+    /// A user's erasure, by the user's id (`$1`) and email address (`$2`) or public id.
+    erase: ErasureSql,
+    /// The same erasure for many users at once, set-based: each `$n` is a JSON array of their
+    /// ids, email addresses or public ids. A users' batch's writes alone, the least SQL this
+    /// schema's erasure takes.
+    bulk: ErasureSql,
+    /// How many of the users of a JSON array of ids are left.
+    users_left: &'static str,
     // a contact erased on its customer's instruction: reads, then writes
     contact_rows: &'static str,
     contact_cards: &'static str,
@@ -106,9 +99,8 @@ struct Sql {
     delete_contact: &'static str,
 }
 
-/// A user erasure's writes for a whole chunk of users: each statement takes a JSON array (ids,
-/// emails or public ids, as the name says) and changes the rows of every user in it at once.
-struct BulkSql {
+/// The writes of a user's erasure: mentions cut, the payments detached, the user's rows deleted.
+struct ErasureSql {
     cut_comments: &'static str,
     cut_tickets: &'static str,
     cut_invitations: &'static str,
@@ -120,7 +112,26 @@ struct BulkSql {
     delete_prefs: &'static str,
     delete_email_events: &'static str,
     delete_login_events: &'static str,
-    remaining_users: &'static str,
+}
+
+impl ErasureSql {
+    /// The statements with their values, on `crm` and on `events`: `id`, `email` and
+    /// `public_id` are the user's (or, set-based, JSON arrays of the users').
+    fn statements(&self, id: Value, email: Value, public_id: Value) -> (Statements, Statements) {
+        let crm = vec![
+            (self.cut_comments, vec![id.clone()]),
+            (self.cut_tickets, vec![id.clone()]),
+            (self.cut_invitations, vec![id.clone(), email.clone()]),
+            (self.update_payments, vec![id.clone(), email.clone()]),
+            (self.delete_tickets, vec![id.clone()]),
+            (self.delete_ai, vec![id.clone()]),
+            (self.delete_invitations, vec![email.clone()]),
+            (self.delete_users, vec![id]),
+            (self.delete_prefs, vec![email.clone()]),
+        ];
+        let events = vec![(self.delete_email_events, vec![email]), (self.delete_login_events, vec![public_id])];
+        (crm, events)
+    }
 }
 
 const SQLITE: Sql = Sql {
@@ -140,18 +151,20 @@ const SQLITE: Sql = Sql {
     mention_invitations: "SELECT id, invited_by_user_id FROM invitations WHERE invited_by_user_id = $1",
     email_events: "SELECT id, email, campaign, kind, ip, user_agent FROM email_events WHERE email = $1",
     login_events: "SELECT id, user_ref, ip, user_agent FROM login_events WHERE user_ref = $1",
-    cut_comments: "UPDATE comments SET author_user_id = NULL WHERE author_user_id = $1",
-    cut_tickets: "UPDATE tickets SET assignee_id = NULL WHERE assignee_id = $1 AND user_id <> $1",
-    cut_invitations: "UPDATE invitations SET invited_by_user_id = NULL WHERE invited_by_user_id = $1 AND email <> $2",
-    update_payments: "UPDATE payments SET card_last4 = NULL, user_id = NULL WHERE user_id = $1 OR billing_email = $2",
-    delete_tickets: "DELETE FROM tickets WHERE user_id = $1",
-    delete_ai: "DELETE FROM ai_messages WHERE user_id = $1",
-    delete_invitations: "DELETE FROM invitations WHERE email = $1",
-    delete_user: "DELETE FROM users WHERE id = $1",
-    delete_prefs: "DELETE FROM marketing_preferences WHERE email = $1",
-    delete_email_events: "DELETE FROM email_events WHERE email = $1",
-    delete_login_events: "DELETE FROM login_events WHERE user_ref = $1",
-    bulk: BulkSql {
+    erase: ErasureSql {
+        cut_comments: "UPDATE comments SET author_user_id = NULL WHERE author_user_id = $1",
+        cut_tickets: "UPDATE tickets SET assignee_id = NULL WHERE assignee_id = $1 AND user_id <> $1",
+        cut_invitations: "UPDATE invitations SET invited_by_user_id = NULL WHERE invited_by_user_id = $1 AND email <> $2",
+        update_payments: "UPDATE payments SET card_last4 = NULL, user_id = NULL WHERE user_id = $1 OR billing_email = $2",
+        delete_tickets: "DELETE FROM tickets WHERE user_id = $1",
+        delete_ai: "DELETE FROM ai_messages WHERE user_id = $1",
+        delete_invitations: "DELETE FROM invitations WHERE email = $1",
+        delete_users: "DELETE FROM users WHERE id = $1",
+        delete_prefs: "DELETE FROM marketing_preferences WHERE email = $1",
+        delete_email_events: "DELETE FROM email_events WHERE email = $1",
+        delete_login_events: "DELETE FROM login_events WHERE user_ref = $1",
+    },
+    bulk: ErasureSql {
         cut_comments: "UPDATE comments SET author_user_id = NULL WHERE author_user_id IN (SELECT value FROM json_each($1))",
         cut_tickets: "UPDATE tickets SET assignee_id = NULL WHERE assignee_id IN (SELECT value FROM json_each($1)) AND user_id NOT IN (SELECT value FROM json_each($1))",
         cut_invitations: "UPDATE invitations SET invited_by_user_id = NULL WHERE invited_by_user_id IN (SELECT value FROM json_each($1)) AND email NOT IN (SELECT value FROM json_each($2))",
@@ -163,8 +176,8 @@ const SQLITE: Sql = Sql {
         delete_prefs: "DELETE FROM marketing_preferences WHERE email IN (SELECT value FROM json_each($1))",
         delete_email_events: "DELETE FROM email_events WHERE email IN (SELECT value FROM json_each($1))",
         delete_login_events: "DELETE FROM login_events WHERE user_ref IN (SELECT value FROM json_each($1))",
-        remaining_users: "SELECT count(*) FROM users WHERE id IN (SELECT value FROM json_each($1))",
     },
+    users_left: "SELECT count(*) FROM users WHERE id IN (SELECT value FROM json_each($1))",
     contact_rows: "SELECT id, email, phone, first_name, last_name, company, notes FROM contacts WHERE account_id = $1 AND (email = $2 OR phone = $3)",
     contact_cards: "SELECT c.id, c.title, c.body, c.contact_id FROM client_cards c JOIN contacts p ON p.id = c.contact_id WHERE p.account_id = $1 AND (p.email = $2 OR p.phone = $3)",
     contact_comments: "SELECT m.id, m.body, m.author_user_id, m.card_id FROM comments m JOIN client_cards c ON c.id = m.card_id JOIN contacts p ON p.id = c.contact_id WHERE p.account_id = $1 AND (p.email = $2 OR p.phone = $3)",
@@ -190,18 +203,20 @@ const POSTGRES: Sql = Sql {
     mention_invitations: "SELECT id, invited_by_user_id FROM invitations WHERE invited_by_user_id = CAST($1 AS bigint)",
     email_events: "SELECT id, email, campaign, kind, ip, user_agent FROM email_events WHERE email = $1",
     login_events: "SELECT id, user_ref, ip, user_agent FROM login_events WHERE user_ref = $1",
-    cut_comments: "UPDATE comments SET author_user_id = NULL WHERE author_user_id = CAST($1 AS bigint)",
-    cut_tickets: "UPDATE tickets SET assignee_id = NULL WHERE assignee_id = CAST($1 AS bigint) AND user_id <> CAST($1 AS bigint)",
-    cut_invitations: "UPDATE invitations SET invited_by_user_id = NULL WHERE invited_by_user_id = CAST($1 AS bigint) AND email <> $2",
-    update_payments: "UPDATE payments SET card_last4 = NULL, user_id = NULL WHERE user_id = CAST($1 AS bigint) OR billing_email = $2",
-    delete_tickets: "DELETE FROM tickets WHERE user_id = CAST($1 AS bigint)",
-    delete_ai: "DELETE FROM ai_messages WHERE user_id = CAST($1 AS bigint)",
-    delete_invitations: "DELETE FROM invitations WHERE email = $1",
-    delete_user: "DELETE FROM users WHERE id = CAST($1 AS bigint)",
-    delete_prefs: "DELETE FROM marketing_preferences WHERE email = $1",
-    delete_email_events: "DELETE FROM email_events WHERE email = $1",
-    delete_login_events: "DELETE FROM login_events WHERE user_ref = $1",
-    bulk: BulkSql {
+    erase: ErasureSql {
+        cut_comments: "UPDATE comments SET author_user_id = NULL WHERE author_user_id = CAST($1 AS bigint)",
+        cut_tickets: "UPDATE tickets SET assignee_id = NULL WHERE assignee_id = CAST($1 AS bigint) AND user_id <> CAST($1 AS bigint)",
+        cut_invitations: "UPDATE invitations SET invited_by_user_id = NULL WHERE invited_by_user_id = CAST($1 AS bigint) AND email <> $2",
+        update_payments: "UPDATE payments SET card_last4 = NULL, user_id = NULL WHERE user_id = CAST($1 AS bigint) OR billing_email = $2",
+        delete_tickets: "DELETE FROM tickets WHERE user_id = CAST($1 AS bigint)",
+        delete_ai: "DELETE FROM ai_messages WHERE user_id = CAST($1 AS bigint)",
+        delete_invitations: "DELETE FROM invitations WHERE email = $1",
+        delete_users: "DELETE FROM users WHERE id = CAST($1 AS bigint)",
+        delete_prefs: "DELETE FROM marketing_preferences WHERE email = $1",
+        delete_email_events: "DELETE FROM email_events WHERE email = $1",
+        delete_login_events: "DELETE FROM login_events WHERE user_ref = $1",
+    },
+    bulk: ErasureSql {
         cut_comments: "UPDATE comments SET author_user_id = NULL WHERE author_user_id = ANY(ARRAY(SELECT CAST(value AS bigint) FROM json_array_elements_text(CAST($1 AS json))))",
         cut_tickets: "UPDATE tickets SET assignee_id = NULL WHERE assignee_id = ANY(ARRAY(SELECT CAST(value AS bigint) FROM json_array_elements_text(CAST($1 AS json)))) AND NOT user_id = ANY(ARRAY(SELECT CAST(value AS bigint) FROM json_array_elements_text(CAST($1 AS json))))",
         cut_invitations: "UPDATE invitations SET invited_by_user_id = NULL WHERE invited_by_user_id = ANY(ARRAY(SELECT CAST(value AS bigint) FROM json_array_elements_text(CAST($1 AS json)))) AND NOT email = ANY(ARRAY(SELECT json_array_elements_text(CAST($2 AS json))))",
@@ -213,8 +228,8 @@ const POSTGRES: Sql = Sql {
         delete_prefs: "DELETE FROM marketing_preferences WHERE email = ANY(ARRAY(SELECT json_array_elements_text(CAST($1 AS json))))",
         delete_email_events: "DELETE FROM email_events WHERE email = ANY(ARRAY(SELECT json_array_elements_text(CAST($1 AS json))))",
         delete_login_events: "DELETE FROM login_events WHERE user_ref = ANY(ARRAY(SELECT json_array_elements_text(CAST($1 AS json))))",
-        remaining_users: "SELECT count(*) FROM users WHERE id = ANY(ARRAY(SELECT CAST(value AS bigint) FROM json_array_elements_text(CAST($1 AS json))))",
     },
+    users_left: "SELECT count(*) FROM users WHERE id = ANY(ARRAY(SELECT CAST(value AS bigint) FROM json_array_elements_text(CAST($1 AS json))))",
     contact_rows: "SELECT id, email, phone, first_name, last_name, company, notes FROM contacts WHERE account_id = CAST($1 AS bigint) AND (email = $2 OR phone = $3)",
     contact_cards: "SELECT c.id, c.title, c.body, c.contact_id FROM client_cards c JOIN contacts p ON p.id = c.contact_id WHERE p.account_id = CAST($1 AS bigint) AND (p.email = $2 OR p.phone = $3)",
     contact_comments: "SELECT m.id, m.body, m.author_user_id, m.card_id FROM comments m JOIN client_cards c ON c.id = m.card_id JOIN contacts p ON p.id = c.contact_id WHERE p.account_id = CAST($1 AS bigint) AND (p.email = $2 OR p.phone = $3)",
@@ -270,20 +285,7 @@ type Statements = Vec<(&'static str, Vec<Value>)>;
 
 /// The hand-written erasure's writes of one user: on `crm`, on `events`.
 fn hand_writes(sql: &Sql, u: &User) -> (Statements, Statements) {
-    let id = Value::Integer(u.id);
-    let crm = vec![
-        (sql.cut_comments, vec![id.clone()]),
-        (sql.cut_tickets, vec![id.clone()]),
-        (sql.cut_invitations, vec![id.clone(), t(&u.email)]),
-        (sql.update_payments, vec![id.clone(), t(&u.email)]),
-        (sql.delete_tickets, vec![id.clone()]),
-        (sql.delete_ai, vec![id.clone()]),
-        (sql.delete_invitations, vec![t(&u.email)]),
-        (sql.delete_user, vec![id]),
-        (sql.delete_prefs, vec![t(&u.email)]),
-    ];
-    let events = vec![(sql.delete_email_events, vec![t(&u.email)]), (sql.delete_login_events, vec![t(&u.public_id)])];
-    (crm, events)
+    sql.erase.statements(Value::Integer(u.id), t(&u.email), t(&u.public_id))
 }
 
 /// A person a hand-written batch erases: the same reads as the executor's lookups, then the
@@ -415,19 +417,7 @@ async fn bulk_writes(
         let ids = json(part.iter().map(|u| Value::Integer(u.id)).collect());
         let emails = json(part.iter().map(|u| t(&u.email)).collect());
         let refs = json(part.iter().map(|u| t(&u.public_id)).collect());
-        let b = &sql.bulk;
-        let on_crm = vec![
-            (b.cut_comments, vec![ids.clone()]),
-            (b.cut_tickets, vec![ids.clone()]),
-            (b.cut_invitations, vec![ids.clone(), emails.clone()]),
-            (b.update_payments, vec![ids.clone(), emails.clone()]),
-            (b.delete_tickets, vec![ids.clone()]),
-            (b.delete_ai, vec![ids.clone()]),
-            (b.delete_invitations, vec![emails.clone()]),
-            (b.delete_users, vec![ids]),
-            (b.delete_prefs, vec![emails.clone()]),
-        ];
-        let on_events = vec![(b.delete_email_events, vec![emails]), (b.delete_login_events, vec![refs])];
+        let (on_crm, on_events) = sql.bulk.statements(ids, emails, refs);
         let (x, y) = futures_util::future::join(write_fixed(crm, on_crm), write_fixed(events, on_events)).await;
         x?;
         y?;
@@ -435,7 +425,7 @@ async fn bulk_writes(
     let took = s.elapsed();
     // The statements did erase them: none of these users is left.
     let all = json(people.iter().map(|u| Value::Integer(u.id)).collect());
-    let left = crm.run_fixed(&[(sql.bulk.remaining_users, vec![all])], false).await?;
+    let left = crm.run_fixed(&[(sql.users_left, vec![all])], false).await?;
     match left.first().and_then(|rows| rows.first()).and_then(|row| row.first()) {
         Some(Value::Integer(0)) => Ok(took),
         other => bail!("the set-based writes left users they were to erase: {other:?}"),
