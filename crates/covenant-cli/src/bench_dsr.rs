@@ -411,32 +411,23 @@ async fn bulk_writes(
     people: &[User],
     chunk: usize,
 ) -> Result<Duration> {
-    let json = |v: Vec<Value>| Value::Text(serde_json::Value::Array(v.iter().map(value_json).collect()).to_string());
+    let list = |v: Vec<serde_json::Value>| t(&serde_json::Value::Array(v).to_string());
+    let ids = |people: &[User]| list(people.iter().map(|u| u.id.into()).collect());
     let s = Instant::now();
     for part in people.chunks(chunk.max(1)) {
-        let ids = json(part.iter().map(|u| Value::Integer(u.id)).collect());
-        let emails = json(part.iter().map(|u| t(&u.email)).collect());
-        let refs = json(part.iter().map(|u| t(&u.public_id)).collect());
-        let (on_crm, on_events) = sql.bulk.statements(ids, emails, refs);
+        let emails = list(part.iter().map(|u| u.email.as_str().into()).collect());
+        let refs = list(part.iter().map(|u| u.public_id.as_str().into()).collect());
+        let (on_crm, on_events) = sql.bulk.statements(ids(part), emails, refs);
         let (x, y) = futures_util::future::join(write_fixed(crm, on_crm), write_fixed(events, on_events)).await;
         x?;
         y?;
     }
     let took = s.elapsed();
     // The statements did erase them: none of these users is left.
-    let all = json(people.iter().map(|u| Value::Integer(u.id)).collect());
-    let left = crm.run_fixed(&[(sql.users_left, vec![all])], false).await?;
+    let left = crm.run_fixed(&[(sql.users_left, vec![ids(people)])], false).await?;
     match left.first().and_then(|rows| rows.first()).and_then(|row| row.first()) {
         Some(Value::Integer(0)) => Ok(took),
         other => bail!("the set-based writes left users they were to erase: {other:?}"),
-    }
-}
-
-/// A value as the JSON the set-based statements read their lists from.
-fn value_json(v: &Value) -> serde_json::Value {
-    match v {
-        Value::Integer(i) => serde_json::Value::from(*i),
-        other => serde_json::Value::from(other.as_text().unwrap_or_default()),
     }
 }
 

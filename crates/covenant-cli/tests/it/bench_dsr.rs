@@ -59,14 +59,7 @@ fn floor_line(stdout: &str) {
 
 #[tokio::test]
 async fn bench_dsr_runs_on_postgres() {
-    use sqlx::Connection as _;
-    let Ok(admin) = std::env::var("COVENANT_TEST_POSTGRES_URL") else {
-        eprintln!("note: skipping the PostgreSQL run: set COVENANT_TEST_POSTGRES_URL");
-        return;
-    };
-    let name = format!("cli_bench_{}", std::process::id());
-    let mut c = sqlx::PgConnection::connect(&admin).await.unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut c).await.unwrap();
+    let Some((admin, name)) = super::pg_database("cli_bench").await else { return };
     let dir = tempfile::tempdir().unwrap();
     let out = covenant()
         .args(["bench", "dsr", "--contacts", "2000", "--samples", "3", "--batch", "10", "--chunk", "4", "--postgres"])
@@ -75,10 +68,7 @@ async fn bench_dsr_runs_on_postgres() {
         .arg(dir.path().join("demo"))
         .output()
         .unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-        .execute(&mut c)
-        .await
-        .unwrap();
+    super::drop_pg_database(&admin, &name).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("on PostgreSQL"), "{stdout}");

@@ -11,8 +11,6 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value;
 use sqlx::{Connection, PgConnection, Row, SqliteConnection};
 
-const PG_URL: &str = "COVENANT_TEST_POSTGRES_URL";
-
 /// The demo application in a temporary folder, its data in SQLite files or in a fresh
 /// PostgreSQL database (dropped at the end).
 struct Demo {
@@ -42,15 +40,7 @@ impl Demo {
     }
 
     async fn postgres() -> Option<Demo> {
-        let Ok(admin) = std::env::var(PG_URL) else {
-            eprintln!("note: skipping the PostgreSQL run: set {PG_URL}");
-            return None;
-        };
-        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let name = format!("cli_batch_{}_{}", std::process::id(), N.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-        let mut c = PgConnection::connect(&admin).await.unwrap();
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut c).await.unwrap();
-        c.close().await.unwrap();
+        let (admin, name) = super::pg_database("cli_batch").await?;
         let dir = tempfile::tempdir().unwrap();
         let out = covenant()
             .args(["demo-data", "--contacts", "200", "--postgres", &super::with_database(&admin, &name), "--out"])
@@ -63,12 +53,7 @@ impl Demo {
 
     async fn drop(self) {
         if let Some((admin, name)) = &self.postgres {
-            let mut c = PgConnection::connect(admin).await.unwrap();
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                .execute(&mut c)
-                .await
-                .unwrap();
-            c.close().await.unwrap();
+            super::drop_pg_database(admin, name).await;
         }
     }
 
