@@ -56,6 +56,8 @@ pub enum ConnectorError {
     },
     #[error("{0} values were given for {1} columns")]
     Arity(usize, usize),
+    #[error("a write stopped before it finished ({0}); nothing of it was committed")]
+    Interrupted(String),
 }
 
 /// A table, optionally in a schema (PostgreSQL) or attached database (SQLite).
@@ -507,6 +509,9 @@ impl Connector {
     /// while `ready` (the journal's record of the writes) is awaited, and the transaction is
     /// rolled back if it fails, whose error is then returned inside. A crash before `ready`
     /// completes leaves nothing written; the commit never precedes it.
+    ///
+    /// The statements run in a task of their own, so that they go on at the database's pace
+    /// while the caller's task does other work (a batch looks up its next people meanwhile).
     pub async fn apply_groups_when<E>(
         &self,
         groups: &[&[WriteOp]],
@@ -518,181 +523,43 @@ impl Connector {
                 infos.insert(op.table().clone(), self.table_info_via(&self.writer, op.table()).await?);
             }
         }
+        let planned: Vec<Planned<'static>> = plan_statements(groups).into_iter().map(Planned::into_owned).collect();
         let mut changed = vec![0u64; groups.len()];
-        let planned = plan_statements(groups);
-        match &self.writer {
+        let (decide, decision) = tokio::sync::oneshot::channel::<bool>();
+        let none = TableRef::new(None, "(transaction)");
+        let task = match &self.writer {
             Pool::Sqlite(pool) => {
-                let none = TableRef::new(None, "(transaction)");
-                let _writer = self.write_lock.lock().await;
-                let work = async {
+                let (pool, writer) = (pool.clone(), self.write_lock.clone().lock_owned().await);
+                tokio::spawn(async move {
+                    let _writer = writer;
                     let mut tx =
                         pool.begin_with("BEGIN IMMEDIATE").await.map_err(query_err("starting a write on", &none))?;
-                    for p in &planned {
-                        let op = &*p.op;
-                        let table = op.table();
-                        let key_columns = op.key_columns();
-                        let per = (CHUNK / key_columns.len()).max(1);
-                        let returning = match p.owner {
-                            Owner::Group(_) => String::new(),
-                            Owner::Keys { .. } => format!(
-                                " RETURNING {}",
-                                key_columns.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", ")
-                            ),
-                        };
-                        let (head, set): (String, &[(String, Value)]) = match op {
-                            WriteOp::Delete { .. } => (format!("DELETE FROM {}", table.quoted()), &[]),
-                            WriteOp::Update { set, .. } => {
-                                let assignments =
-                                    set.iter().map(|(c, _)| format!("{} = ?", quote(c))).collect::<Vec<_>>().join(", ");
-                                (format!("UPDATE {} SET {assignments}", table.quoted()), set)
-                            }
-                        };
-                        for chunk in op.keys().chunks(per) {
-                            let n = bucket(chunk.len()).min(per).max(chunk.len());
-                            let sql = format!("{head} WHERE {}{returning}", sqlite_in(key_columns, n));
-                            let mut q = sqlx::query(AssertSqlSafe(sql));
-                            for (_, v) in set {
-                                q = bind_sqlite(q, v);
-                            }
-                            for i in 0..n {
-                                for v in chunk.get(i).or(chunk.last()).into_iter().flatten() {
-                                    q = bind_sqlite(q, v);
-                                }
-                            }
-                            match p.owner {
-                                Owner::Group(gi) => {
-                                    changed[gi] +=
-                                        q.execute(&mut *tx).await.map_err(query_err("writing", table))?.rows_affected();
-                                }
-                                Owner::Keys { .. } => {
-                                    let rows = q.fetch_all(&mut *tx).await.map_err(query_err("writing", table))?;
-                                    for row in &rows {
-                                        let key = decode_sqlite(row, key_columns.len())
-                                            .map_err(query_err("reading the rows written in", table))?;
-                                        changed[p.owner.of(&key)] += 1;
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    Ok::<_, ConnectorError>(tx)
-                };
-                if let Err(e) = commit_when(work, ready).await? {
-                    return Ok(Err(e));
-                }
-                self.checkpoint_soon(changed.iter().sum());
+                    sqlite_statements(&mut tx, &planned, &mut changed).await?;
+                    Ok(end_when(tx, decision).await?.then_some(changed))
+                })
             }
             Pool::Postgres(pool) => {
-                let none = TableRef::new(None, "(transaction)");
-                let work = async {
+                let pool = pool.clone();
+                tokio::spawn(async move {
                     let mut tx = pool.begin().await.map_err(query_err("starting a write on", &none))?;
-                    for p in &planned {
-                        let op = &*p.op;
-                        let table = op.table();
-                        let info = infos.get(table).cloned().unwrap_or_default();
-                        let key_columns = op.key_columns();
-                        // A merged statement returns the keys of its rows, read like `fetch`.
-                        let mut kinds = Vec::new();
-                        let mut returned = Vec::new();
-                        if let Owner::Keys { .. } = p.owner {
-                            for c in key_columns {
-                                let col = Self::pg_column(&info, table, c)?;
-                                kinds.push(col.kind.clone());
-                                returned.push(match col.kind {
-                                    PgKind::Time | PgKind::Other => format!("CAST({} AS text)", quote(c)),
-                                    _ => quote(c),
-                                });
-                            }
-                        }
-                        let returning = if returned.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" RETURNING {}", returned.join(", "))
-                        };
-                        let run = async |q: sqlx::query::Query<'_, Postgres, sqlx::postgres::PgArguments>,
-                                         tx: &mut sqlx::PgConnection,
-                                         changed: &mut Vec<u64>|
-                               -> Result<(), ConnectorError> {
-                            match p.owner {
-                                Owner::Group(gi) => {
-                                    changed[gi] +=
-                                        q.execute(&mut *tx).await.map_err(query_err("writing", table))?.rows_affected();
-                                }
-                                Owner::Keys { .. } => {
-                                    let rows = q.fetch_all(&mut *tx).await.map_err(query_err("writing", table))?;
-                                    for row in &rows {
-                                        let key = decode_pg(row, &kinds)
-                                            .map_err(query_err("reading the rows written in", table))?;
-                                        changed[p.owner.of(&key)] += 1;
-                                    }
-                                }
-                            }
-                            Ok(())
-                        };
-                        let (head, set): (String, &[(String, Value)]) = match op {
-                            WriteOp::Delete { .. } => (format!("DELETE FROM {}", table.quoted()), &[]),
-                            WriteOp::Update { set, .. } => {
-                                let assignments = set
-                                    .iter()
-                                    .enumerate()
-                                    .map(|(i, (c, _))| {
-                                        Self::pg_column(&info, table, c)
-                                            .map(|t| format!("{} = CAST(${} AS {})", quote(c), i + 1, t.sql_type))
-                                    })
-                                    .collect::<Result<Vec<_>, _>>()?
-                                    .join(", ");
-                                (format!("UPDATE {} SET {assignments}", table.quoted()), set)
-                            }
-                        };
-                        if key_columns.len() == 1 {
-                            let col = Self::pg_column(&info, table, &key_columns[0])?;
-                            let sql = format!(
-                                "{head} WHERE {} = ANY(CAST(${} AS {}[])){returning}",
-                                quote(&key_columns[0]),
-                                set.len() + 1,
-                                col.sql_type
-                            );
-                            for chunk in op.keys().chunks(PG_CHUNK) {
-                                let mut q = sqlx::query(AssertSqlSafe(sql.clone()));
-                                for (_, v) in set {
-                                    q = q.bind(v.as_text());
-                                }
-                                let list: Vec<String> = chunk.iter().filter_map(|k| k.first()?.as_text()).collect();
-                                q = q.bind(list);
-                                run(q, &mut tx, &mut changed).await?;
-                            }
-                        } else {
-                            let types = key_columns
-                                .iter()
-                                .map(|c| Self::pg_column(&info, table, c).map(|t| t.sql_type.clone()))
-                                .collect::<Result<Vec<_>, _>>()?;
-                            let per = (CHUNK / key_columns.len()).max(1);
-                            for chunk in op.keys().chunks(per) {
-                                let sql = format!(
-                                    "{head} WHERE {}{returning}",
-                                    pg_in(key_columns, &types, chunk.len(), set.len() + 1)
-                                );
-                                let mut q = sqlx::query(AssertSqlSafe(sql));
-                                for (_, v) in set {
-                                    q = q.bind(v.as_text());
-                                }
-                                for k in chunk {
-                                    for v in k {
-                                        q = q.bind(v.as_text());
-                                    }
-                                }
-                                run(q, &mut tx, &mut changed).await?;
-                            }
-                        }
-                    }
-                    Ok::<_, ConnectorError>(tx)
-                };
-                if let Err(e) = commit_when(work, ready).await? {
-                    return Ok(Err(e));
-                }
+                    pg_statements(&mut tx, &planned, &infos, &mut changed).await?;
+                    Ok(end_when(tx, decision).await?.then_some(changed))
+                })
             }
+        };
+        let ready = ready.await;
+        // The task rolls back when told so, or when this sender is dropped unused.
+        let _ = decide.send(ready.is_ok());
+        let done: Result<Option<Vec<u64>>, ConnectorError> =
+            task.await.map_err(|e| ConnectorError::Interrupted(e.to_string()))?;
+        match (done?, ready) {
+            (Some(changed), Ok(())) => {
+                self.checkpoint_soon(changed.iter().sum());
+                Ok(Ok(changed))
+            }
+            (_, Err(e)) => Ok(Err(e)),
+            (None, Ok(())) => Err(ConnectorError::Interrupted("the write was rolled back".into())),
         }
-        Ok(Ok(changed))
     }
 
     // -----------------------------------------------------------------------------------------
@@ -1026,27 +893,187 @@ async fn pg_table_info<'e, E: sqlx::Executor<'e, Database = Postgres>>(
 }
 
 /// Every write of every group, with its group's number.
-/// Runs a transaction's statements (`work`) while `ready` is awaited, then commits it, or rolls
-/// it back and returns `ready`'s error.
-async fn commit_when<'c, DB: sqlx::Database, E>(
-    work: impl Future<Output = Result<sqlx::Transaction<'c, DB>, ConnectorError>>,
-    ready: impl Future<Output = Result<(), E>>,
-) -> Result<Result<(), E>, ConnectorError> {
+/// Commits a transaction when `decision` says so, else (or if its sender is gone) rolls it
+/// back. Returns whether it committed.
+async fn end_when<DB: sqlx::Database>(
+    tx: sqlx::Transaction<'static, DB>,
+    decision: tokio::sync::oneshot::Receiver<bool>,
+) -> Result<bool, ConnectorError> {
     let none = TableRef::new(None, "(transaction)");
-    let (tx, ready) = futures_util::future::join(work, ready).await;
-    let tx = tx?;
-    if let Err(e) = ready {
+    if decision.await.unwrap_or(false) {
+        tx.commit().await.map_err(query_err("committing", &none))?;
+        Ok(true)
+    } else {
         tx.rollback().await.map_err(query_err("rolling back", &none))?;
-        return Ok(Err(e));
+        Ok(false)
     }
-    tx.commit().await.map_err(query_err("committing", &none))?;
-    Ok(Ok(()))
+}
+
+/// Runs a batch's statements on SQLite, counting the rows each group changed.
+async fn sqlite_statements(
+    tx: &mut sqlx::SqliteConnection,
+    planned: &[Planned<'_>],
+    changed: &mut [u64],
+) -> Result<(), ConnectorError> {
+    for p in planned {
+        let op = &*p.op;
+        let table = op.table();
+        let key_columns = op.key_columns();
+        let per = (CHUNK / key_columns.len()).max(1);
+        let returning = match p.owner {
+            Owner::Group(_) => String::new(),
+            Owner::Keys { .. } => {
+                format!(" RETURNING {}", key_columns.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", "))
+            }
+        };
+        let (head, set): (String, &[(String, Value)]) = match op {
+            WriteOp::Delete { .. } => (format!("DELETE FROM {}", table.quoted()), &[]),
+            WriteOp::Update { set, .. } => {
+                let assignments = set.iter().map(|(c, _)| format!("{} = ?", quote(c))).collect::<Vec<_>>().join(", ");
+                (format!("UPDATE {} SET {assignments}", table.quoted()), set)
+            }
+        };
+        for chunk in op.keys().chunks(per) {
+            let n = bucket(chunk.len()).min(per).max(chunk.len());
+            let sql = format!("{head} WHERE {}{returning}", sqlite_in(key_columns, n));
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for (_, v) in set {
+                q = bind_sqlite(q, v);
+            }
+            for i in 0..n {
+                for v in chunk.get(i).or(chunk.last()).into_iter().flatten() {
+                    q = bind_sqlite(q, v);
+                }
+            }
+            match p.owner {
+                Owner::Group(gi) => {
+                    changed[gi] += q.execute(&mut *tx).await.map_err(query_err("writing", table))?.rows_affected();
+                }
+                Owner::Keys { .. } => {
+                    let rows = q.fetch_all(&mut *tx).await.map_err(query_err("writing", table))?;
+                    for row in &rows {
+                        let key = decode_sqlite(row, key_columns.len())
+                            .map_err(query_err("reading the rows written in", table))?;
+                        changed[p.owner.of(&key)] += 1;
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs a batch's statements on PostgreSQL, counting the rows each group changed.
+async fn pg_statements(
+    tx: &mut sqlx::PgConnection,
+    planned: &[Planned<'_>],
+    infos: &HashMap<TableRef, Arc<TableInfo>>,
+    changed: &mut [u64],
+) -> Result<(), ConnectorError> {
+    for p in planned {
+        let op = &*p.op;
+        let table = op.table();
+        let info = infos.get(table).cloned().unwrap_or_default();
+        let key_columns = op.key_columns();
+        // A merged statement returns the keys of its rows, read like `fetch`.
+        let mut kinds = Vec::new();
+        let mut returned = Vec::new();
+        if let Owner::Keys { .. } = p.owner {
+            for c in key_columns {
+                let col = Connector::pg_column(&info, table, c)?;
+                kinds.push(col.kind.clone());
+                returned.push(match col.kind {
+                    PgKind::Time | PgKind::Other => format!("CAST({} AS text)", quote(c)),
+                    _ => quote(c),
+                });
+            }
+        }
+        let returning = if returned.is_empty() { String::new() } else { format!(" RETURNING {}", returned.join(", ")) };
+        let run = async |q: sqlx::query::Query<'_, Postgres, sqlx::postgres::PgArguments>,
+                         tx: &mut sqlx::PgConnection,
+                         changed: &mut [u64]|
+               -> Result<(), ConnectorError> {
+            match p.owner {
+                Owner::Group(gi) => {
+                    changed[gi] += q.execute(&mut *tx).await.map_err(query_err("writing", table))?.rows_affected();
+                }
+                Owner::Keys { .. } => {
+                    let rows = q.fetch_all(&mut *tx).await.map_err(query_err("writing", table))?;
+                    for row in &rows {
+                        let key = decode_pg(row, &kinds).map_err(query_err("reading the rows written in", table))?;
+                        changed[p.owner.of(&key)] += 1;
+                    }
+                }
+            }
+            Ok(())
+        };
+        let (head, set): (String, &[(String, Value)]) = match op {
+            WriteOp::Delete { .. } => (format!("DELETE FROM {}", table.quoted()), &[]),
+            WriteOp::Update { set, .. } => {
+                let assignments = set
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (c, _))| {
+                        Connector::pg_column(&info, table, c)
+                            .map(|t| format!("{} = CAST(${} AS {})", quote(c), i + 1, t.sql_type))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?
+                    .join(", ");
+                (format!("UPDATE {} SET {assignments}", table.quoted()), set)
+            }
+        };
+        if key_columns.len() == 1 {
+            let col = Connector::pg_column(&info, table, &key_columns[0])?;
+            let sql = format!(
+                "{head} WHERE {} = ANY(CAST(${} AS {}[])){returning}",
+                quote(&key_columns[0]),
+                set.len() + 1,
+                col.sql_type
+            );
+            for chunk in op.keys().chunks(PG_CHUNK) {
+                let mut q = sqlx::query(AssertSqlSafe(sql.clone()));
+                for (_, v) in set {
+                    q = q.bind(v.as_text());
+                }
+                let list: Vec<String> = chunk.iter().filter_map(|k| k.first()?.as_text()).collect();
+                q = q.bind(list);
+                run(q, &mut *tx, &mut *changed).await?;
+            }
+        } else {
+            let types = key_columns
+                .iter()
+                .map(|c| Connector::pg_column(&info, table, c).map(|t| t.sql_type.clone()))
+                .collect::<Result<Vec<_>, _>>()?;
+            let per = (CHUNK / key_columns.len()).max(1);
+            for chunk in op.keys().chunks(per) {
+                let sql = format!("{head} WHERE {}{returning}", pg_in(key_columns, &types, chunk.len(), set.len() + 1));
+                let mut q = sqlx::query(AssertSqlSafe(sql));
+                for (_, v) in set {
+                    q = q.bind(v.as_text());
+                }
+                for k in chunk {
+                    for v in k {
+                        q = q.bind(v.as_text());
+                    }
+                }
+                run(q, &mut *tx, &mut *changed).await?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// One statement of a transaction and whose rows it changes.
 struct Planned<'o> {
     op: std::borrow::Cow<'o, WriteOp>,
     owner: Owner,
+}
+
+impl Planned<'_> {
+    /// The same statement owning its operation, to run in a task of its own.
+    fn into_owned(self) -> Planned<'static> {
+        Planned { op: std::borrow::Cow::Owned(self.op.into_owned()), owner: self.owner }
+    }
 }
 
 /// Whose rows a statement changes: one group's, or (merged) each key's group, by the key's

@@ -401,7 +401,7 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
             self.discover(request, plan),
         )
         .await;
-        self.prepared(request, plan, open?, found)
+        self.prepared(request, (plan, plan.hash()), open?, found)
     }
 
     /// A keyed erasure strategy needs the pseudonym key.
@@ -421,12 +421,11 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
     fn prepared(
         &self,
         request: &Request,
-        plan: &Plan,
+        (plan, plan_hash): (&Plan, String),
         open: Option<covenant_store::Run>,
         found: Result<Found, DsrError>,
     ) -> Result<Prepared, DsrError> {
         let key = request.key();
-        let plan_hash = plan.hash();
         if let Some(run) = open {
             if run.plan_hash != plan_hash {
                 return Err(DsrError::Resume(format!(
@@ -600,29 +599,50 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
     /// each gets its own error.
     async fn prepare_batch(&self, requests: &[Request], concurrency: usize) -> Vec<Result<Option<Prepared>, DsrError>> {
         let mut out: Vec<Option<Result<Option<Prepared>, DsrError>>> = requests.iter().map(|_| None).collect();
-        let mut plans: Vec<Option<Plan>> = requests.iter().map(|_| None).collect();
+        // A plan depends on the request's kind and scope besides its identities: each is
+        // planned once, with the lookups it makes (see `plan::check_identities`).
+        // The error of a kind and scope that cannot be planned: (whether the configuration is
+        // wrong, the message), given to each of its requests.
+        let mut planned: HashMap<(RequestKind, String), Result<usize, (bool, String)>> = HashMap::new();
+        let mut shapes: Vec<Plan> = Vec::new();
+        // Each request's plan (an index in `shapes`) and plan hash.
+        let mut plans: Vec<Option<(usize, String)>> = requests.iter().map(|_| None).collect();
         // Requests whose plans look up the same way, in order of first appearance.
         let mut groups: Vec<Vec<usize>> = Vec::new();
         let mut by_lookups: HashMap<String, usize> = HashMap::new();
+        let mut group_of: Vec<usize> = Vec::new();
         for (i, r) in requests.iter().enumerate() {
-            let planned = check_request(r).and_then(|()| {
+            let checked = check_request(r).and_then(|()| {
                 if !r.kind.writes_databases() {
                     return Ok(None);
                 }
-                let plan = self.plan(r)?;
-                self.check_keys(&plan)?;
-                Ok(Some(plan))
-            });
-            match planned {
-                Err(e) => out[i] = Some(Err(e)),
-                Ok(None) => out[i] = Some(Ok(None)),
-                Ok(Some(plan)) => {
+                plan::check_identities(&self.datasets, &r.identities).map_err(|e| DsrError::Invalid(e.to_string()))?;
+                let shape = planned.entry((r.kind, r.scope.key())).or_insert_with(|| {
+                    let plan = self
+                        .plan(r)
+                        .and_then(|p| self.check_keys(&p).map(|()| p))
+                        .map_err(|e| (matches!(e, DsrError::Config(_)), e.to_string()))?;
                     let g = *by_lookups.entry(lookup_key(&plan)).or_insert_with(|| {
                         groups.push(Vec::new());
                         groups.len() - 1
                     });
-                    groups[g].push(i);
-                    plans[i] = Some(plan);
+                    shapes.push(plan);
+                    group_of.push(g);
+                    Ok(shapes.len() - 1)
+                });
+                match shape {
+                    Ok(si) => Ok(Some(*si)),
+                    Err((true, e)) => Err(DsrError::Config(e.clone())),
+                    Err((false, e)) => Err(DsrError::Invalid(e.clone())),
+                }
+            });
+            match checked {
+                Err(e) => out[i] = Some(Err(e)),
+                Ok(None) => out[i] = Some(Ok(None)),
+                Ok(Some(si)) => {
+                    groups[group_of[si]].push(i);
+                    let keys: Vec<String> = r.identities.iter().map(Identity::key).collect();
+                    plans[i] = Some((si, shapes[si].hash_with(&keys)));
                 }
             }
         }
@@ -633,9 +653,9 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
                 g.chunks(size).map(<[usize]>::to_vec).collect::<Vec<_>>()
             })
             .collect();
-        let plans = &plans;
+        let (plans, shapes) = (&plans, &shapes);
         let looked_up = futures_util::future::join_all(parts.into_iter().map(|part| async move {
-            let Some(plan) = part.first().and_then(|i| plans[*i].as_ref()) else {
+            let Some(plan) = part.first().and_then(|i| plans[*i].as_ref()).map(|(si, _)| &shapes[*si]) else {
                 return (part, Err(DsrError::Internal("a batch request lost its plan".into())));
             };
             let people: Vec<Vec<Identity>> = part.iter().map(|i| requests[*i].identities.clone()).collect();
@@ -651,7 +671,8 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
             match r {
                 Ok((open, found)) => {
                     for ((i, open), found) in part.into_iter().zip(open).zip(found) {
-                        let (Some(plan), r) = (&plans[i], &requests[i]) else { continue };
+                        let (Some((si, hash)), r) = (&plans[i], &requests[i]) else { continue };
+                        let plan = (&shapes[*si], hash.clone());
                         out[i] = Some(
                             open.map_err(DsrError::from).and_then(|o| self.prepared(r, plan, o, Ok(found))).map(Some),
                         );
@@ -659,8 +680,13 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
                 }
                 Err(_) => {
                     for i in part {
-                        let (Some(plan), r) = (&plans[i], &requests[i]) else { continue };
-                        out[i] = Some(self.prepare_plan(r, plan).await.map(Some));
+                        let (Some(_), r) = (&plans[i], &requests[i]) else { continue };
+                        // Planned again with the request's own identities.
+                        let prepared = match self.plan(r) {
+                            Ok(plan) => self.prepare_plan(r, &plan).await,
+                            Err(e) => Err(e),
+                        };
+                        out[i] = Some(prepared.map(Some));
                     }
                 }
             }

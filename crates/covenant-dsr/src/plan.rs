@@ -372,6 +372,32 @@ pub fn delete_order(ds: &Dataset, deleted: &[&str]) -> Vec<String> {
 }
 
 /// Builds the plan of one request.
+/// Whether the annotations can find people by these identities: at least one, each of a kind
+/// some table holds. Besides these, a plan depends only on the request's kind and scope.
+pub fn check_identities(datasets: &[Dataset], identities: &[Identity]) -> Result<(), PlanError> {
+    if identities.is_empty() {
+        return Err(PlanError::NoIdentity);
+    }
+    let known = |kind: &str| {
+        datasets.iter().flat_map(|d| &d.tables).flat_map(|t| t.identity_columns()).any(|(_, i)| i.to_string() == kind)
+    };
+    for id in identities {
+        let kind = id.kind_name();
+        if !known(&kind) {
+            let known_kinds: BTreeSet<String> = datasets
+                .iter()
+                .flat_map(|d| &d.tables)
+                .flat_map(|t| t.identity_columns().map(|(_, i)| i.to_string()))
+                .collect();
+            return Err(PlanError::UnknownIdentityKind(
+                kind,
+                known_kinds.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", "),
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub fn build(
     policy: &Policy,
     datasets: &[Dataset],
@@ -379,22 +405,7 @@ pub fn build(
     identities: &[Identity],
     scope: &Scope,
 ) -> Result<Plan, PlanError> {
-    if identities.is_empty() {
-        return Err(PlanError::NoIdentity);
-    }
-    let known_kinds: BTreeSet<String> = datasets
-        .iter()
-        .flat_map(|d| &d.tables)
-        .flat_map(|t| t.identity_columns().map(|(_, i)| i.to_string()))
-        .collect();
-    for id in identities {
-        if !known_kinds.contains(&id.kind_name()) {
-            return Err(PlanError::UnknownIdentityKind(
-                id.kind_name(),
-                known_kinds.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", "),
-            ));
-        }
-    }
+    check_identities(datasets, identities)?;
     if let Scope::Customer(c) = scope
         && !datasets.iter().any(|d| d.tables.iter().any(|t| t.controller.is_some()))
     {
@@ -609,7 +620,30 @@ fn erasure_actions(policy: &Policy, ds: &Dataset, tables: &[String], mentions: &
 impl Plan {
     /// SHA-256 (hex) of the plan's JSON: the same inputs give the same hash.
     pub fn hash(&self) -> String {
-        let json = serde_json::to_string(self).unwrap_or_default();
+        self.hash_with(&self.identities)
+    }
+
+    /// The hash of this plan made for other identities (identity keys, as in `identities`):
+    /// plans of the same kind and scope differ only in them (see [`check_identities`]), so a
+    /// batch builds one plan per kind and scope and hashes it for each person.
+    pub fn hash_with(&self, identities: &[String]) -> String {
+        /// The plan's fields, in the plan's order, with other identities: the same JSON.
+        #[derive(Serialize)]
+        struct With<'a> {
+            kind: RequestKind,
+            identities: &'a [String],
+            scope: &'a Scope,
+            datasets: &'a [DatasetPlan],
+            expansion: &'a [Expansion],
+        }
+        let with = With {
+            kind: self.kind,
+            identities,
+            scope: &self.scope,
+            datasets: &self.datasets,
+            expansion: &self.expansion,
+        };
+        let json = serde_json::to_string(&with).unwrap_or_default();
         Sha256::digest(json.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
     }
 

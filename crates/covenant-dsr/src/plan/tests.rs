@@ -58,6 +58,25 @@ fn demo_plan_json_is_stable() {
 }
 
 #[test]
+fn a_plan_hashed_for_other_identities_is_their_own_plan_hashed() {
+    let (policy, datasets) = examples();
+    let ada_plan = build(&policy, &datasets, RequestKind::Erasure, &ada(), &Scope::Controller).unwrap();
+    let bob =
+        vec![Identity::parse("email", "bob@example.com").unwrap(), Identity::parse("phone", "+358401234567").unwrap()];
+    let bob_plan = build(&policy, &datasets, RequestKind::Erasure, &bob, &Scope::Controller).unwrap();
+    // The hash as it always was: SHA-256 of the plan's JSON, so journaled runs still resume.
+    let json = serde_json::to_string(&bob_plan).unwrap();
+    let hex: String = Sha256::digest(json.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(bob_plan.hash(), hex);
+    assert_eq!(ada_plan.hash_with(&bob_plan.identities), hex);
+    assert_ne!(ada_plan.hash(), hex, "the identities are part of the plan");
+    assert_eq!(check_identities(&datasets, &bob), Ok(()));
+    let unknown = vec![Identity::parse("external:billing", "cus_1").unwrap()];
+    assert!(matches!(check_identities(&datasets, &unknown), Err(PlanError::UnknownIdentityKind(..))));
+    assert_eq!(check_identities(&datasets, &[]), Err(PlanError::NoIdentity));
+}
+
+#[test]
 fn case_insensitive_identity_lookups_are_planned_and_shown() {
     let (policy, mut datasets) = examples();
     let exact = build(&policy, &datasets, RequestKind::Access, &ada(), &Scope::Controller).unwrap();
