@@ -599,11 +599,10 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
     /// each gets its own error.
     async fn prepare_batch(&self, requests: &[Request], concurrency: usize) -> Vec<Result<Option<Prepared>, DsrError>> {
         let mut out: Vec<Option<Result<Option<Prepared>, DsrError>>> = requests.iter().map(|_| None).collect();
-        // A plan depends on the request's kind and scope besides its identities: each is
-        // planned once, with the lookups it makes (see `plan::check_identities`).
-        // The error of a kind and scope that cannot be planned: (whether the configuration is
-        // wrong, the message), given to each of its requests.
-        let mut planned: HashMap<(RequestKind, String), Result<usize, (bool, String)>> = HashMap::new();
+        // A plan depends on the request's kind and scope besides its identities (see
+        // `plan::check_identities`): each kind and scope is planned once, as an index in
+        // `shapes`, or `None` when it cannot be planned.
+        let mut planned: HashMap<(RequestKind, String), Option<usize>> = HashMap::new();
         let mut shapes: Vec<Plan> = Vec::new();
         // Each request's plan (an index in `shapes`) and plan hash.
         let mut plans: Vec<Option<(usize, String)>> = requests.iter().map(|_| None).collect();
@@ -617,23 +616,21 @@ impl<S: Store + JournalStore + 'static> Executor<S> {
                     return Ok(None);
                 }
                 plan::check_identities(&self.datasets, &r.identities).map_err(|e| DsrError::Invalid(e.to_string()))?;
+                let plan_of = || self.plan(r).and_then(|p| self.check_keys(&p).map(|()| p));
                 let shape = planned.entry((r.kind, r.scope.key())).or_insert_with(|| {
-                    let plan = self
-                        .plan(r)
-                        .and_then(|p| self.check_keys(&p).map(|()| p))
-                        .map_err(|e| (matches!(e, DsrError::Config(_)), e.to_string()))?;
+                    let plan = plan_of().ok()?;
                     let g = *by_lookups.entry(lookup_key(&plan)).or_insert_with(|| {
                         groups.push(Vec::new());
                         groups.len() - 1
                     });
                     shapes.push(plan);
                     group_of.push(g);
-                    Ok(shapes.len() - 1)
+                    Some(shapes.len() - 1)
                 });
-                match shape {
-                    Ok(si) => Ok(Some(*si)),
-                    Err((true, e)) => Err(DsrError::Config(e.clone())),
-                    Err((false, e)) => Err(DsrError::Invalid(e.clone())),
+                match *shape {
+                    Some(si) => Ok(Some(si)),
+                    // Planned again for this request's own error.
+                    None => plan_of().and(Err(DsrError::Internal("a plan failed once and not again".into()))),
                 }
             });
             match checked {

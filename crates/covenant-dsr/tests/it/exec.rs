@@ -461,3 +461,35 @@ async fn a_batch_stopped_by_its_caller_closes_the_batch_written_meanwhile_and_wr
     }
     exec.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_request_that_cannot_be_planned_fails_alone_with_its_own_error() {
+    // A batch plans each kind and scope once: a request whose identities the annotations cannot
+    // look up, or whose kind and scope cannot be planned, gets the error it gets alone, and the
+    // others of the batch are erased. Promise T5: each erasure is answered for itself.
+    let f = Fixture::sqlite(PEOPLE).await;
+    let exec = f.executor().await;
+    let erase = |i: usize| Request::new(RequestKind::Erasure, person(i));
+    let mut unknown_kind = erase(2);
+    unknown_kind.identities = vec![Identity::parse("external:billing", "cus_1").unwrap()];
+    let mut processor = erase(3);
+    processor.scope = Scope::Customer("1".into());
+    let requests = [erase(1), unknown_kind.clone(), processor.clone(), erase(4)];
+    let alone: Vec<String> = [&unknown_kind, &processor]
+        .iter()
+        .map(|r| exec.plan(r).err().map(|e| e.to_string()).unwrap_or_default())
+        .collect();
+    let results = exec.run_batch(&requests, 2, &Quiet).await;
+    assert!(matches!(results[0], Ok(Outcome::Erasure(_))), "{:?}", results[0]);
+    assert!(matches!(results[3], Ok(Outcome::Erasure(_))), "{:?}", results[3]);
+    let err = results[1].as_ref().err().map(|e| (e.is_invalid_request(), e.to_string()));
+    assert_eq!(err, Some((true, alone[0].clone())));
+    assert!(alone[0].contains("external:billing"), "{}", alone[0]);
+    match (&results[2], alone[1].as_str()) {
+        // The fixture's annotations name customers: the processor erasure is planned and runs.
+        (Ok(_), "") => {}
+        (Err(e), msg) => assert_eq!(e.to_string(), msg),
+        (r, msg) => panic!("batch {r:?}, alone {msg}"),
+    }
+    exec.close().await;
+}
