@@ -110,7 +110,9 @@ pub enum Matching {
     CaseInsensitive,
 }
 
-/// One write, addressed by primary key.
+/// One write, addressed by key: the rows whose `key_columns` hold one of `keys`. The key
+/// columns are the table's primary key, or, for mentions cut by reference, the columns of the
+/// reference (every row referencing the person's keys).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "op")]
 pub enum WriteOp {
@@ -679,6 +681,19 @@ impl Session<'_> {
         self.fetch_rows(table, select, match_columns, Matching::Exact, keys).await
     }
 
+    /// How many rows of `table` have each value of `columns` among `keys`: one row per key
+    /// found, holding the key's values and then the count (an integer). Keys holding a null
+    /// match nothing. What an erasure cutting mentions by reference reports, without reading
+    /// each mentioning row.
+    pub async fn count_by(
+        &mut self,
+        table: &TableRef,
+        columns: &[String],
+        keys: &[Vec<Value>],
+    ) -> Result<Vec<Vec<Value>>, ConnectorError> {
+        self.fetch_rows_as(table, columns, columns, Matching::Exact, keys, true).await
+    }
+
     /// The rows of `table` whose `column` equals one of `values` under `matching` (an identity
     /// column stored as `Ada@Example.COM` is found by `ada@example.com` when case-insensitive),
     /// with the `select` columns in that order. Nulls match nothing. Rows come in no particular
@@ -697,8 +712,6 @@ impl Session<'_> {
         self.fetch_rows(table, select, &[column.to_owned()], matching, &keys).await
     }
 
-    /// [`Session::fetch`] with the comparison of a single match column chosen by `matching`;
-    /// several match columns are always compared exactly.
     async fn fetch_rows(
         &mut self,
         table: &TableRef,
@@ -706,6 +719,21 @@ impl Session<'_> {
         match_columns: &[String],
         matching: Matching,
         keys: &[Vec<Value>],
+    ) -> Result<Vec<Vec<Value>>, ConnectorError> {
+        self.fetch_rows_as(table, select, match_columns, matching, keys, false).await
+    }
+
+    /// [`Session::fetch`] with the comparison of a single match column chosen by `matching`;
+    /// several match columns are always compared exactly. `count`: the rows are grouped by the
+    /// `select` columns, and each group's row ends with how many rows it has.
+    async fn fetch_rows_as(
+        &mut self,
+        table: &TableRef,
+        select: &[String],
+        match_columns: &[String],
+        matching: Matching,
+        keys: &[Vec<Value>],
+        count: bool,
     ) -> Result<Vec<Vec<Value>>, ConnectorError> {
         if let Some(bad) = keys.iter().find(|k| k.len() != match_columns.len()) {
             return Err(ConnectorError::Arity(bad.len(), match_columns.len()));
@@ -727,13 +755,16 @@ impl Session<'_> {
                 }
                 let per = (CHUNK / match_columns.len()).max(1);
                 let cols = select.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", ");
+                let (counted, grouped) =
+                    if count { (", count(*)".to_owned(), format!(" GROUP BY {cols}")) } else { Default::default() };
+                let width = select.len() + usize::from(count);
                 for chunk in keys.chunks(per) {
                     let n = bucket(chunk.len()).min(per).max(chunk.len());
                     let condition = match (matching, match_columns) {
                         (Matching::CaseInsensitive, [column]) => sqlite_in_nocase(column, n),
                         _ => sqlite_in(match_columns, n),
                     };
-                    let sql = format!("SELECT {cols} FROM {} WHERE {condition}", table.quoted());
+                    let sql = format!("SELECT {cols}{counted} FROM {} WHERE {condition}{grouped}", table.quoted());
                     let mut q = sqlx::query(AssertSqlSafe(sql));
                     for i in 0..n {
                         let key = chunk.get(i).or(chunk.last()).copied().into_iter().flatten();
@@ -743,16 +774,16 @@ impl Session<'_> {
                     }
                     let mut rows = q.fetch(&mut **conn);
                     while let Some(row) = rows.try_next().await.map_err(query_err("reading", table))? {
-                        out.push(decode_sqlite(&row, select.len()).map_err(query_err("reading", table))?);
+                        out.push(decode_sqlite(&row, width).map_err(query_err("reading", table))?);
                     }
                 }
             }
             SessionConn::Postgres(conn) => {
-                let kinds = select
+                let mut kinds = select
                     .iter()
                     .map(|c| Connector::pg_column(&info, table, c).map(|t| t.kind.clone()))
                     .collect::<Result<Vec<_>, _>>()?;
-                let cols = select
+                let mut cols = select
                     .iter()
                     .zip(&kinds)
                     .map(|(c, k)| match k {
@@ -761,6 +792,14 @@ impl Session<'_> {
                     })
                     .collect::<Vec<_>>()
                     .join(", ");
+                // Grouped by the input columns (a name in GROUP BY is the table's column first).
+                let grouped = if count {
+                    cols.push_str(", count(*)");
+                    kinds.push(PgKind::I64);
+                    format!(" GROUP BY {}", select.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", "))
+                } else {
+                    String::new()
+                };
                 if let [column] = match_columns {
                     // One value (most of a person's lookups): plain equality, whose generic plan
                     // PostgreSQL caches as an index lookup; an array's generic plan is costed
@@ -780,7 +819,8 @@ impl Session<'_> {
                             "ANY(ARRAY(SELECT lower(v) FROM unnest(CAST($1 AS text[])) AS v))".to_owned(),
                         ),
                     };
-                    let select = |rhs: &str| format!("SELECT {cols} FROM {} WHERE {lhs} = {rhs}", table.quoted());
+                    let select =
+                        |rhs: &str| format!("SELECT {cols} FROM {} WHERE {lhs} = {rhs}{grouped}", table.quoted());
                     if let [key] = keys.as_slice() {
                         let mut rows =
                             sqlx::query(AssertSqlSafe(select(&one))).bind(key[0].as_text()).fetch(&mut **conn);
@@ -805,7 +845,7 @@ impl Session<'_> {
                     let per = (CHUNK / match_columns.len()).max(1);
                     for chunk in keys.chunks(per) {
                         let sql = format!(
-                            "SELECT {cols} FROM {} WHERE {}",
+                            "SELECT {cols} FROM {} WHERE {}{grouped}",
                             table.quoted(),
                             pg_in(match_columns, &types, chunk.len(), 1)
                         );
@@ -1177,11 +1217,39 @@ fn plan_statements<'o>(groups: &[&'o [WriteOp]]) -> Vec<Planned<'o>> {
     order
         .into_iter()
         .filter_map(|si| slots[si].take())
-        .map(|(shape, keys, of, first)| Planned {
-            op: std::borrow::Cow::Owned(shape.with_keys(keys)),
-            owner: if of.values().all(|&g| g == first) { Owner::Group(first) } else { Owner::Keys { of, first } },
+        .flat_map(|(shape, keys, of, first)| {
+            if of.values().all(|&g| g == first) {
+                return vec![Planned {
+                    op: std::borrow::Cow::Owned(shape.with_keys(keys)),
+                    owner: Owner::Group(first),
+                }];
+            }
+            if !writes_its_keys(&shape) {
+                return vec![Planned {
+                    op: std::borrow::Cow::Owned(shape.with_keys(keys)),
+                    owner: Owner::Keys { of, first },
+                }];
+            }
+            // The rows' keys change (a mention cut by reference nulls the reference it is found
+            // by): what a statement returns no longer tells whose rows they were, so the shape
+            // runs as one statement per group, in the groups' order.
+            let mut per: std::collections::BTreeMap<usize, Vec<Vec<Value>>> = std::collections::BTreeMap::new();
+            for k in keys {
+                per.entry(of.get(&key_text(&k)).copied().unwrap_or(first)).or_default().push(k);
+            }
+            per.into_iter()
+                .map(|(g, keys)| Planned { op: std::borrow::Cow::Owned(shape.with_keys(keys)), owner: Owner::Group(g) })
+                .collect()
         })
         .collect()
+}
+
+/// Whether an update writes one of the columns its rows are addressed by.
+fn writes_its_keys(op: &WriteOp) -> bool {
+    match op {
+        WriteOp::Update { key_columns, set, .. } => set.iter().any(|(c, _)| key_columns.contains(c)),
+        WriteOp::Delete { .. } => false,
+    }
 }
 
 /// `("a", "b") IN ((?, ?), …)` for `n` keys, or `"a" IN (?, …)` for one column.
@@ -1400,6 +1468,26 @@ mod tests {
         let c = [del("tickets", &[1]), del("users", &[1]), del("tickets", &[3])];
         let d = [del("tickets", &[2])];
         assert_eq!(shown(&plan_statements(&[&c, &d])).len(), 4);
+    }
+
+    #[test]
+    fn a_shape_writing_its_own_keys_runs_once_per_group_where_it_merges() {
+        // Mentions cut by reference: comments found by `author_user_id`, which is nulled.
+        let by_ref = |users: &[i64]| WriteOp::Update {
+            table: TableRef::new(None, "comments"),
+            key_columns: vec!["author_user_id".into()],
+            keys: users.iter().map(|k| vec![Value::Integer(*k)]).collect(),
+            set: vec![("author_user_id".into(), Value::Null)],
+        };
+        assert!(writes_its_keys(&by_ref(&[1])) && !writes_its_keys(&cut("payments", &[1])));
+        let a = [by_ref(&[10]), del("users", &[10])];
+        let b = [by_ref(&[11, 12]), del("users", &[11, 12])];
+        let c = [by_ref(&[10]), del("users", &[13])];
+        assert_eq!(
+            shown(&plan_statements(&[&a, &b, &c])),
+            ["update comments 10@0", "update comments 11@1,12@1", "delete users 10@0,11@1,12@1,13@2"],
+            "each group's cut counts its own rows (a key two groups hold goes to the first); the rest still merges"
+        );
     }
 
     #[test]

@@ -1304,7 +1304,8 @@ fn summary(kind: RequestKind, steps: &[StepReport], kept: &[report::KeptReport],
 
 /// The operations of a step in doubt whose effect is not in the database yet: rows still
 /// present for a delete; rows whose values differ from the new ones for an update (rows gone
-/// need nothing).
+/// need nothing). A mention cut by reference is addressed by the reference it nulls: once
+/// applied, no row holds its key any more, and it is left out.
 async fn missing_ops(connector: &Connector, dataset: &str, ops: Vec<WriteOp>) -> Result<Vec<WriteOp>, DsrError> {
     let mut out = Vec::new();
     for op in ops {
@@ -1327,7 +1328,11 @@ async fn missing_ops(connector: &Connector, dataset: &str, ops: Vec<WriteOp>) ->
             if !done {
                 // The key as the journal has it, so the same statement shapes are used.
                 let k = op.keys().iter().find(|k| k.iter().zip(key).all(|(a, b)| a.same(b))).cloned();
-                needed.push(k.unwrap_or_else(|| key.to_vec()));
+                let k = k.unwrap_or_else(|| key.to_vec());
+                // Mentions cut by reference: many rows hold one key.
+                if !needed.contains(&k) {
+                    needed.push(k);
+                }
             }
         }
         if !needed.is_empty() {

@@ -52,7 +52,11 @@ pub struct Mentions {
     pub table: String,
     pub of: String,
     pub columns: Vec<String>,
+    /// The rows read (their keys and `columns`); none when they are only counted.
     pub rows: Rows,
+    /// For mentions an erasure cuts by reference (`MentionLookup::by_reference`): how many
+    /// rows mention the person, counted instead of read.
+    pub counted: Option<u64>,
 }
 
 /// Customers' rows about the person, referred to the customer (promise T7).
@@ -195,12 +199,15 @@ struct Ask {
     matching: Matching,
     keys: Vec<Vec<Value>>,
     into: Target,
+    /// The rows are counted per key instead of read: each row found is the `by` values (also
+    /// the `select` columns) and then the count.
+    count: bool,
 }
 
 impl Ask {
     /// Lookups of the same shape differ only by their keys: they can be asked as one.
-    fn shape(&self) -> (String, &[String], &[String], Matching) {
-        (self.table.to_string(), &self.select, &self.by, self.matching)
+    fn shape(&self) -> (String, &[String], &[String], Matching, bool) {
+        (self.table.to_string(), &self.select, &self.by, self.matching, self.count)
     }
 }
 
@@ -299,6 +306,7 @@ impl<'a, 'c> Search<'a, 'c> {
                     matching: matching(t, column),
                     keys,
                     into: Target::Table { table: t.name.clone(), controller: l.controller_column.clone() },
+                    count: false,
                 });
             }
         }
@@ -333,6 +341,7 @@ impl<'a, 'c> Search<'a, 'c> {
                     matching: Matching::Exact,
                     keys,
                     into: Target::Table { table: t.name.clone(), controller: None },
+                    count: false,
                 });
             }
         }
@@ -354,7 +363,9 @@ impl<'a, 'c> Search<'a, 'c> {
             if keys.is_empty() {
                 continue;
             }
-            let mut select: Vec<String> = t.primary_key.clone();
+            // Counted by reference: the reference's columns and a count; else each row's key
+            // and reference.
+            let mut select: Vec<String> = if m.by_reference { Vec::new() } else { t.primary_key.clone() };
             for c in &m.columns {
                 if !select.contains(c) {
                     select.push(c.clone());
@@ -367,6 +378,7 @@ impl<'a, 'c> Search<'a, 'c> {
                 matching: Matching::Exact,
                 keys,
                 into: Target::Mention(mi),
+                count: m.by_reference,
             });
         }
         asks
@@ -402,6 +414,7 @@ impl<'a, 'c> Search<'a, 'c> {
                     matching: matching(t, column),
                     keys,
                     into: Target::Referred(ri),
+                    count: false,
                 });
             }
         }
@@ -424,12 +437,20 @@ impl<'a, 'c> Search<'a, 'c> {
             Target::Mention(mi) => {
                 let Some(m) = s.plan.mentions.get(*mi) else { return };
                 let mut rows = Rows { columns: ask.select.clone(), rows: BTreeMap::new() };
-                add_rows(&mut rows, t, fetched);
+                let counted = if ask.count {
+                    let n = ask.select.len();
+                    let count = |r: &Vec<Value>| r.get(n).and_then(Value::as_text).and_then(|c| c.parse::<u64>().ok());
+                    Some(fetched.iter().filter_map(count).sum())
+                } else {
+                    add_rows(&mut rows, t, fetched);
+                    None
+                };
                 self.found.mentions.push(Mentions {
                     table: m.table.clone(),
                     of: m.of.clone(),
                     columns: m.columns.clone(),
                     rows,
+                    counted,
                 });
             }
             Target::Referred(ri) => {
@@ -506,6 +527,7 @@ impl<'c> Lookups<'_, 'c> {
         let id = &self.source.dataset.id;
         let session = self.session().await?;
         let fetched = match ask.by.as_slice() {
+            _ if ask.count => session.count_by(&ask.table, &ask.by, keys).await,
             [column] => {
                 let values: Vec<Value> = keys.iter().filter_map(|k| k.first().cloned()).collect();
                 session.fetch_matching(&ask.table, &ask.select, column, ask.matching, &values).await

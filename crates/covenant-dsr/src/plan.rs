@@ -157,6 +157,12 @@ pub struct MentionLookup {
     pub columns: Vec<String>,
     pub of: String,
     pub target: Vec<String>,
+    /// Erasure only: the mentions are counted, not read, and cut by the reference they hold
+    /// (every row of `table` whose `columns` hold the person's `of` keys), because no other
+    /// action of the erasure touches `table`: the rows cut cannot be rows the erasure deletes
+    /// or keeps. A journaled step then names the person's keys, not each mentioning row.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub by_reference: bool,
 }
 
 /// A column and what an erasure writes into it.
@@ -183,8 +189,15 @@ pub struct HoldRef {
 #[serde(rename_all = "snake_case", tag = "action")]
 pub enum Action {
     /// In rows of `table` that mention the person's rows of `of`, write each column's strategy;
-    /// the rest of those rows stays.
-    CutMentions { table: String, of: String, columns: Vec<ColumnStrategy> },
+    /// the rest of those rows stays. `by_reference`: the rows are those whose reference holds
+    /// the person's keys, written as such (see [`MentionLookup::by_reference`]).
+    CutMentions {
+        table: String,
+        of: String,
+        columns: Vec<ColumnStrategy>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        by_reference: bool,
+    },
     /// Keep the person's rows of `table` and write each column's strategy; `kept` columns stay
     /// under their legal hold.
     Update { table: String, columns: Vec<ColumnStrategy>, kept: Vec<KeptColumn> },
@@ -545,6 +558,7 @@ fn plan_dataset(policy: &Policy, ds: &Dataset, kind: RequestKind, scope: &Scope)
                     columns: r.columns.clone(),
                     of: target.name.clone(),
                     target: r.target_columns(target).to_vec(),
+                    by_reference: false,
                 });
             }
         }
@@ -572,8 +586,22 @@ fn plan_dataset(policy: &Policy, ds: &Dataset, kind: RequestKind, scope: &Scope)
         }
     }
 
-    let actions =
+    let mut actions =
         if kind == RequestKind::Erasure { erasure_actions(policy, ds, &tables, &mentions) } else { Vec::new() };
+    // Mentions in a table no other action touches are cut by reference.
+    let acted: HashSet<String> =
+        actions.iter().filter(|a| !matches!(a, Action::CutMentions { .. })).map(|a| a.table().to_owned()).collect();
+    for a in &mut actions {
+        if let Action::CutMentions { table, by_reference, .. } = a {
+            *by_reference = !acted.contains(table.as_str());
+        }
+    }
+    for m in &mut mentions {
+        m.by_reference = actions.iter().any(|a| {
+            matches!(a, Action::CutMentions { table, of, columns, by_reference: true }
+                if *table == m.table && *of == m.of && columns.iter().all(|c| m.columns.contains(&c.column)))
+        });
+    }
 
     DatasetPlan { id: ds.id.clone(), name: ds.name.clone(), lookups, mentions, actions, referred, tables }
 }
@@ -584,7 +612,12 @@ fn erasure_actions(policy: &Policy, ds: &Dataset, tables: &[String], mentions: &
         let Some(t) = ds.table(&m.table) else { continue };
         let columns = strategies(t, m.columns.iter().cloned());
         if !columns.is_empty() {
-            actions.push(Action::CutMentions { table: m.table.clone(), of: m.of.clone(), columns });
+            actions.push(Action::CutMentions {
+                table: m.table.clone(),
+                of: m.of.clone(),
+                columns,
+                by_reference: false,
+            });
         }
     }
     let mut deleted = Vec::new();
@@ -706,9 +739,11 @@ impl Plan {
             if !d.mentions.is_empty() {
                 let _ = writeln!(out, "  Rows that only mention the person (listed, not theirs):");
                 for m in &d.mentions {
+                    let how =
+                        if m.by_reference { " (counted, not read: the erasure cuts them by reference)" } else { "" };
                     let _ = writeln!(
                         out,
-                        "    - {}.{} mentions {}.{}",
+                        "    - {}.{} mentions {}.{}{how}",
                         m.table,
                         m.columns.join("+"),
                         m.of,
@@ -794,8 +829,14 @@ fn render_strategies(columns: &[ColumnStrategy]) -> String {
 
 fn render_action(a: &Action) -> String {
     match a {
-        Action::CutMentions { table, of, columns } => {
+        Action::CutMentions { table, of, columns, by_reference: false } => {
             format!("cut mentions of {of} in {table}: {}", render_strategies(columns))
+        }
+        Action::CutMentions { table, of, columns, by_reference: true } => {
+            format!(
+                "cut mentions of {of} in {table}, in every row that references the person's {of}: {}",
+                render_strategies(columns)
+            )
         }
         Action::Update { table, columns, .. } => {
             if columns.is_empty() {

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::DsrError;
 use crate::find::{FoundDataset, RowKey, Rows};
-use crate::plan::{Action, ColumnStrategy, DatasetPlan};
+use crate::plan::{Action, ColumnStrategy, DatasetPlan, MentionLookup};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -132,8 +132,10 @@ impl Counts {
 /// Column values to write, and the keys of the rows that get them.
 type Group = (Vec<(String, Value)>, Vec<Vec<Value>>);
 
-/// Rows of one table and the values each gets: grouped into one update per distinct set.
-fn updates_for(t: &Table, per_row: Vec<(RowKey, Vec<(String, Value)>)>) -> Vec<WriteOp> {
+/// Rows of one table and the values each gets: grouped into one update per distinct set. The
+/// rows are addressed by `key_columns` (the table's primary key but for mentions cut by
+/// reference).
+fn updates_for(t: &Table, key_columns: &[String], per_row: Vec<(RowKey, Vec<(String, Value)>)>) -> Vec<WriteOp> {
     let mut groups: Vec<Group> = Vec::new();
     for (k, set) in per_row {
         if set.is_empty() {
@@ -148,7 +150,7 @@ fn updates_for(t: &Table, per_row: Vec<(RowKey, Vec<(String, Value)>)>) -> Vec<W
         .into_iter()
         .map(|(set, keys)| WriteOp::Update {
             table: TableRef::new(t.schema.as_deref(), &t.name),
-            key_columns: t.primary_key.clone(),
+            key_columns: key_columns.to_vec(),
             keys,
             set,
         })
@@ -196,7 +198,17 @@ pub fn erasure(
     for a in &plan.actions {
         let Some(t) = ds.table(a.table()) else { continue };
         match a {
-            Action::CutMentions { table, of, columns } => {
+            Action::CutMentions { table, of, columns, by_reference: true } => {
+                let counted: u64 =
+                    found.mentions.iter().filter(|m| &m.table == table && &m.of == of).filter_map(|m| m.counted).sum();
+                let lookup = plan.mentions.iter().find(|m| {
+                    &m.table == table && &m.of == of && columns.iter().all(|c| m.columns.contains(&c.column))
+                });
+                let (Some(lookup), Some(rows), true) = (lookup, found.tables.get(of), counted > 0) else { continue };
+                *counts.mentions_cut.entry(table.clone()).or_default() += counted;
+                updates.extend(cut_by_reference(t, lookup, columns, rows, keys)?);
+            }
+            Action::CutMentions { table, of, columns, by_reference: false } => {
                 let gone = deleted_rows(table);
                 for m in found.mentions.iter().filter(|m| &m.table == table && &m.of == of) {
                     let mut per_row = Vec::new();
@@ -210,7 +222,7 @@ pub fn erasure(
                     if n > 0 {
                         *counts.mentions_cut.entry(table.clone()).or_default() += n;
                     }
-                    updates.extend(updates_for(t, per_row));
+                    updates.extend(updates_for(t, &t.primary_key, per_row));
                 }
             }
             Action::Update { table, columns, .. } | Action::Keep { table, cut: columns, .. } => {
@@ -223,7 +235,7 @@ pub fn erasure(
                 if n > 0 {
                     *counts.updated.entry(table.clone()).or_default() += n;
                 }
-                updates.extend(updates_for(t, per_row));
+                updates.extend(updates_for(t, &t.primary_key, per_row));
             }
             Action::Delete { table } => {
                 let Some(rows) = found.tables.get(table) else { continue };
@@ -241,6 +253,38 @@ pub fn erasure(
     }
     updates.extend(deletes);
     Ok((updates, counts))
+}
+
+/// Mentions cut by reference: for each of the person's rows of `of`, the rows of `t` whose
+/// reference holds that row's key get each column's strategy applied to the key's value (the
+/// value every such row holds), one update per distinct set of values. Applying it again
+/// changes nothing more: a cut reference no longer holds the key.
+fn cut_by_reference(
+    t: &Table,
+    lookup: &MentionLookup,
+    columns: &[ColumnStrategy],
+    of: &Rows,
+    keys: Keys<'_>,
+) -> Result<Vec<WriteOp>, DsrError> {
+    let mut per_key = Vec::new();
+    for row in of.rows.values() {
+        let key: Vec<Value> = lookup.target.iter().map(|c| of.get(row, c).cloned().unwrap_or(Value::Null)).collect();
+        if key.iter().any(Value::is_null) {
+            continue;
+        }
+        let mut set = Vec::new();
+        for c in columns {
+            let Some(i) = lookup.columns.iter().position(|r| *r == c.column) else { continue };
+            let at = format!("{}.{}", t.name, c.column);
+            if let Some(new) = apply_strategy(&c.strategy, &key[i], keys, &at)?
+                && !new.same(&key[i])
+            {
+                set.push((c.column.clone(), new));
+            }
+        }
+        per_key.push((RowKey(key), set));
+    }
+    Ok(updates_for(t, &lookup.columns, per_key))
 }
 
 /// What a rectification corrects.
@@ -361,7 +405,7 @@ pub fn rectification(
         if n > 0 {
             counts.updated.insert(name.clone(), n);
         }
-        ops.extend(updates_for(t, per_row));
+        ops.extend(updates_for(t, &t.primary_key, per_row));
     }
     (ops, counts)
 }

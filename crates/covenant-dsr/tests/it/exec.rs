@@ -234,6 +234,62 @@ async fn an_interrupted_erasure_resumes_without_applying_twice() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mentions_in_a_table_the_erasure_does_not_touch_are_cut_by_the_reference_they_hold() {
+    // Comments 1 and 2 name user 1 as their author; comments are the customers' (no action of
+    // the erasure touches them), so they are counted, not read, and cut by reference.
+    both(|f| async move {
+        let exec = f.executor().await;
+        let req = Request::new(RequestKind::Erasure, person(1));
+        let run = exec.prepare(&req).await.unwrap();
+        let steps = exec.store().run_steps(exec.tenant(), run).await.unwrap();
+        let ops: Vec<covenant_connectors::WriteOp> = serde_json::from_str(&steps[0].ops).unwrap();
+        let cuts: Vec<_> = ops.iter().filter(|op| op.table().name == "comments").collect();
+        assert_eq!(cuts.len(), 1, "{ops:?}");
+        assert_eq!(cuts[0].key_columns(), ["author_user_id"], "the journal names the person's key, not each comment");
+        assert_eq!(cuts[0].keys().len(), 1);
+        // A comment written after the run was prepared: by reference, it is cut too.
+        f.exec("crm", "INSERT INTO comments VALUES (99, 5, 1, 'Late', '2024-01-04T00:00:00Z');").await;
+        let Outcome::Erasure(w) = exec.run(&req, &Quiet).await.unwrap() else { panic!() };
+        assert!(w.resumed);
+        let cut: u64 = w.steps.iter().filter_map(|s| s.counts.mentions_cut.get("comments")).sum();
+        assert_eq!(cut, 2, "the report counts what was found when the run was prepared");
+        exec.close().await;
+        let crm = covenant_connectors::Connector::connect(&f.crm, &Default::default()).await.unwrap();
+        let table = covenant_connectors::TableRef::new(None, "comments");
+        let keys: Vec<Vec<covenant_connectors::Value>> =
+            [1, 2, 3, 99].iter().map(|i| vec![covenant_connectors::Value::Integer(*i)]).collect();
+        let mut authors =
+            crm.fetch(&table, &["id".into(), "author_user_id".into()], &["id".into()], &keys).await.unwrap();
+        crm.close().await;
+        authors.sort_by_key(|r| r[0].as_text());
+        let authors: Vec<Option<String>> = authors.iter().map(|r| r[1].as_text()).collect();
+        assert_eq!(authors, [None, None, Some("3".into()), None], "ids 1, 2, 3, 99: only another person's stays");
+
+        // In a batch, each person's step counts the comments cut for that person.
+        let exec = f.executor().await;
+        let erase = |i| Request::new(RequestKind::Erasure, person(i));
+        let results = exec.run_batches(&[erase(1), erase(3), erase(5)], 3, 1, &Quiet).await;
+        let Ok(Outcome::Erasure(again)) = &results[0] else { panic!("{:?}", results[0]) };
+        assert!(again.steps.iter().all(|s| s.counts.mentions_cut.get("comments").is_none()), "nothing left to cut");
+        for r in &results[1..] {
+            let Ok(Outcome::Erasure(w)) = r else { panic!("{r:?}") };
+            let crm = &w.steps[0];
+            assert_eq!(crm.counts.mentions_cut.get("comments"), Some(&1));
+            let run = covenant_store::RunId::parse(&w.run).unwrap();
+            let steps = exec.store().run_steps(exec.tenant(), run).await.unwrap();
+            let planned: u64 = [&crm.counts.deleted, &crm.counts.updated, &crm.counts.mentions_cut]
+                .iter()
+                .flat_map(|m| m.values())
+                .sum();
+            assert_eq!(steps[0].rows_changed, Some(planned), "each person's rows changed, comments included");
+        }
+        exec.close().await;
+        f
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn customer_instructions_act_on_that_customers_rows_only() {
     // promises O3, P7: the customer's instruction; T7: nothing of ours is touched.
     both(|f| async move {
@@ -358,7 +414,9 @@ fn counts_of(out: &Outcome) -> String {
             let steps: Vec<String> = w
                 .steps
                 .iter()
-                .map(|s| format!("{} {:?} {:?}", s.dataset, s.counts.deleted, s.counts.updated))
+                .map(|s| {
+                    format!("{} {:?} {:?} {:?}", s.dataset, s.counts.deleted, s.counts.updated, s.counts.mentions_cut)
+                })
                 .collect();
             format!("{steps:?} {:?}", w.kept)
         }
