@@ -270,7 +270,7 @@ async fn mentions_in_a_table_the_erasure_does_not_touch_are_cut_by_the_reference
         let erase = |i| Request::new(RequestKind::Erasure, person(i));
         let results = exec.run_batches(&[erase(1), erase(3), erase(5)], 3, 1, &Quiet).await;
         let Ok(Outcome::Erasure(again)) = &results[0] else { panic!("{:?}", results[0]) };
-        assert!(again.steps.iter().all(|s| s.counts.mentions_cut.get("comments").is_none()), "nothing left to cut");
+        assert!(again.steps.iter().all(|s| !s.counts.mentions_cut.contains_key("comments")), "nothing left to cut");
         for r in &results[1..] {
             let Ok(Outcome::Erasure(w)) = r else { panic!("{r:?}") };
             let crm = &w.steps[0];
