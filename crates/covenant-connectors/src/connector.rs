@@ -678,7 +678,7 @@ impl Session<'_> {
         match_columns: &[String],
         keys: &[Vec<Value>],
     ) -> Result<Vec<Vec<Value>>, ConnectorError> {
-        self.fetch_rows(table, select, match_columns, Matching::Exact, keys).await
+        self.fetch_rows(table, select, match_columns, Matching::Exact, keys, false).await
     }
 
     /// How many rows of `table` have each value of `columns` among `keys`: one row per key
@@ -691,7 +691,7 @@ impl Session<'_> {
         columns: &[String],
         keys: &[Vec<Value>],
     ) -> Result<Vec<Vec<Value>>, ConnectorError> {
-        self.fetch_rows_as(table, columns, columns, Matching::Exact, keys, true).await
+        self.fetch_rows(table, columns, columns, Matching::Exact, keys, true).await
     }
 
     /// The rows of `table` whose `column` equals one of `values` under `matching` (an identity
@@ -709,24 +709,13 @@ impl Session<'_> {
         values: &[Value],
     ) -> Result<Vec<Vec<Value>>, ConnectorError> {
         let keys: Vec<Vec<Value>> = values.iter().map(|v| vec![v.clone()]).collect();
-        self.fetch_rows(table, select, &[column.to_owned()], matching, &keys).await
-    }
-
-    async fn fetch_rows(
-        &mut self,
-        table: &TableRef,
-        select: &[String],
-        match_columns: &[String],
-        matching: Matching,
-        keys: &[Vec<Value>],
-    ) -> Result<Vec<Vec<Value>>, ConnectorError> {
-        self.fetch_rows_as(table, select, match_columns, matching, keys, false).await
+        self.fetch_rows(table, select, &[column.to_owned()], matching, &keys, false).await
     }
 
     /// [`Session::fetch`] with the comparison of a single match column chosen by `matching`;
     /// several match columns are always compared exactly. `count`: the rows are grouped by the
     /// `select` columns, and each group's row ends with how many rows it has.
-    async fn fetch_rows_as(
+    async fn fetch_rows(
         &mut self,
         table: &TableRef,
         select: &[String],
