@@ -44,6 +44,16 @@ impl Rows {
     pub fn get<'r>(&self, row: &'r [Value], column: &str) -> Option<&'r Value> {
         self.index(column).and_then(|i| row.get(i))
     }
+
+    /// Each row's values of `columns` (the key a reference to these rows holds), rows with a
+    /// null among them left out.
+    pub fn values_of(&self, columns: &[String]) -> Vec<Vec<Value>> {
+        self.rows
+            .values()
+            .map(|row| columns.iter().map(|c| self.get(row, c).cloned().unwrap_or(Value::Null)).collect::<Vec<_>>())
+            .filter(|v| !v.iter().any(Value::is_null))
+            .collect()
+    }
 }
 
 /// Rows of `table` that mention the person's rows of `of`.
@@ -354,12 +364,7 @@ impl<'a, 'c> Search<'a, 'c> {
         let mut asks = Vec::new();
         for (mi, m) in s.plan.mentions.iter().enumerate() {
             let (Some(t), Some(of)) = (s.dataset.table(&m.table), self.found.tables.get(&m.of)) else { continue };
-            let keys: Vec<Vec<Value>> = of
-                .rows
-                .values()
-                .map(|row| m.target.iter().map(|c| of.get(row, c).cloned().unwrap_or(Value::Null)).collect::<Vec<_>>())
-                .filter(|v| !v.iter().any(Value::is_null))
-                .collect();
+            let keys = of.values_of(&m.target);
             if keys.is_empty() {
                 continue;
             }

@@ -165,6 +165,14 @@ pub struct MentionLookup {
     pub by_reference: bool,
 }
 
+impl MentionLookup {
+    /// Whether these are the mentions an erasure's `CutMentions` of `table`, `of` and `columns`
+    /// cuts.
+    pub fn is_cut_by(&self, table: &str, of: &str, columns: &[ColumnStrategy]) -> bool {
+        self.table == table && self.of == of && columns.iter().all(|c| self.columns.contains(&c.column))
+    }
+}
+
 /// A column and what an erasure writes into it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ColumnStrategy {
@@ -598,8 +606,7 @@ fn plan_dataset(policy: &Policy, ds: &Dataset, kind: RequestKind, scope: &Scope)
     }
     for m in &mut mentions {
         m.by_reference = actions.iter().any(|a| {
-            matches!(a, Action::CutMentions { table, of, columns, by_reference: true }
-                if *table == m.table && *of == m.of && columns.iter().all(|c| m.columns.contains(&c.column)))
+            matches!(a, Action::CutMentions { table, of, columns, by_reference: true } if m.is_cut_by(table, of, columns))
         });
     }
 

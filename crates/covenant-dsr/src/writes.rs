@@ -201,9 +201,7 @@ pub fn erasure(
             Action::CutMentions { table, of, columns, by_reference: true } => {
                 let counted: u64 =
                     found.mentions.iter().filter(|m| &m.table == table && &m.of == of).filter_map(|m| m.counted).sum();
-                let lookup = plan.mentions.iter().find(|m| {
-                    &m.table == table && &m.of == of && columns.iter().all(|c| m.columns.contains(&c.column))
-                });
+                let lookup = plan.mentions.iter().find(|m| m.is_cut_by(table, of, columns));
                 let (Some(lookup), Some(rows), true) = (lookup, found.tables.get(of), counted > 0) else { continue };
                 *counts.mentions_cut.entry(table.clone()).or_default() += counted;
                 updates.extend(cut_by_reference(t, lookup, columns, rows, keys)?);
@@ -267,11 +265,7 @@ fn cut_by_reference(
     keys: Keys<'_>,
 ) -> Result<Vec<WriteOp>, DsrError> {
     let mut per_key = Vec::new();
-    for row in of.rows.values() {
-        let key: Vec<Value> = lookup.target.iter().map(|c| of.get(row, c).cloned().unwrap_or(Value::Null)).collect();
-        if key.iter().any(Value::is_null) {
-            continue;
-        }
+    for key in of.values_of(&lookup.target) {
         let mut set = Vec::new();
         for c in columns {
             let Some(i) = lookup.columns.iter().position(|r| *r == c.column) else { continue };

@@ -235,6 +235,7 @@ async fn an_interrupted_erasure_resumes_without_applying_twice() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mentions_in_a_table_the_erasure_does_not_touch_are_cut_by_the_reference_they_hold() {
+    // promises W6, P6: erasure cuts every row that names the person; T5: the response counts them.
     // Comments 1 and 2 name user 1 as their author; comments are the customers' (no action of
     // the erasure touches them), so they are counted, not read, and cut by reference.
     both(|f| async move {
