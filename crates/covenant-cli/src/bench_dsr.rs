@@ -10,7 +10,7 @@
 //! the same time, the next CHUNK looked
 //! up while one is written; and the same batch of hand-written erasures of other users, run the
 //! same way (chunks, reads CONCURRENCY at a time, one transaction per database and chunk, the
-//! next chunk read while one is written), the two in halves, in turn; and the floor of the
+//! next chunk read while one is written), the two in turn, ROUNDS whole batches each; and the floor of the
 //! users' batch: the writes alone of erasing yet other users, set-based (one statement per table
 //! for a whole chunk, no reads, no journal), half before the two batches and half after; then
 //! the same pair of batches for contacts, each erased on the instruction of its customer. The
@@ -45,6 +45,8 @@ pub struct DsrBenchOptions<'a> {
     pub batch: usize,
     pub concurrency: usize,
     pub chunk: usize,
+    /// Whole batches each side runs, in turn.
+    pub rounds: usize,
 }
 
 /// A user of the demo data: the values the hand-written statements take.
@@ -431,12 +433,14 @@ async fn bulk_writes(
     }
 }
 
-/// A batch's two sides, measured: requests through the executor, erasures by hand.
+/// A batch's two sides, measured: requests through the executor, erasures by hand; and each
+/// round's two rates.
 struct Batches {
     done: usize,
     took: Duration,
     hand_done: usize,
     hand_took: Duration,
+    rounds: Vec<(f64, f64)>,
 }
 
 impl Batches {
@@ -449,7 +453,7 @@ impl Batches {
 }
 
 /// `requests` through [`Executor::run_batches`] and the hand-written erasures of `hand` (other
-/// people) the same way, in two halves, in turn.
+/// people) the same way, in whole batches of `--batch` (rounds), in turn.
 async fn side_by_side<P: HandErasure>(
     exec: &Executor<SqlStore>,
     requests: &[Request],
@@ -457,9 +461,9 @@ async fn side_by_side<P: HandErasure>(
     opts: &DsrBenchOptions<'_>,
     (sql, crm, events): (&Sql, &Connector, &Connector),
 ) -> Result<Batches> {
-    let mut b = Batches { done: 0, took: Duration::ZERO, hand_done: 0, hand_took: Duration::ZERO };
-    let half = requests.len().div_ceil(2).max(1);
-    for (i, (reqs, hand)) in requests.chunks(half).zip(hand.chunks(half)).enumerate() {
+    let mut b = Batches { done: 0, took: Duration::ZERO, hand_done: 0, hand_took: Duration::ZERO, rounds: Vec::new() };
+    let size = opts.batch.max(1);
+    for (i, (reqs, hand)) in requests.chunks(size).zip(hand.chunks(size)).enumerate() {
         let covenant = async {
             let s = Instant::now();
             let mut n = 0;
@@ -475,10 +479,12 @@ async fn side_by_side<P: HandErasure>(
             Ok::<_, anyhow::Error>(s.elapsed())
         };
         let (c, h) = in_turn(i, covenant, by_hand).await;
-        let (took, n) = c?;
+        let ((took, n), hand_took) = (c?, h?);
+        let rate = |n: usize, took: Duration| n as f64 / took.as_secs_f64().max(1e-9);
+        b.rounds.push((rate(n, took), rate(hand.len(), hand_took)));
         b.took += took;
         b.done += n;
-        b.hand_took += h?;
+        b.hand_took += hand_took;
         b.hand_done += hand.len();
     }
     Ok(b)
@@ -571,8 +577,8 @@ pub(crate) fn demo_config(demo: &DemoSource<'_>) -> Result<PathBuf> {
 }
 
 pub fn run(opts: &DsrBenchOptions<'_>) -> Result<ExitCode> {
-    if opts.samples == 0 || opts.concurrency == 0 || opts.chunk == 0 {
-        bail!("`--samples`, `--concurrency` and `--chunk` must be at least 1");
+    if opts.samples == 0 || opts.concurrency == 0 || opts.chunk == 0 || opts.rounds == 0 {
+        bail!("`--samples`, `--concurrency`, `--chunk` and `--rounds` must be at least 1");
     }
     let config_path = demo_config(&opts.demo)?;
     let config = Config::load(&config_path).map_err(anyhow::Error::new)?;
@@ -597,7 +603,7 @@ pub fn run(opts: &DsrBenchOptions<'_>) -> Result<ExitCode> {
             Backend::Postgres => &POSTGRES,
         };
         let n = opts.samples;
-        let all = users(&crm, 4 * n + 3 * opts.batch).await?;
+        let all = users(&crm, 4 * n + 3 * opts.batch * opts.rounds).await?;
         if all.len() < 4 * n {
             bail!(
                 "the demo database has {} users; generate more contacts (one user per 20) or take fewer samples",
@@ -608,10 +614,13 @@ pub fn run(opts: &DsrBenchOptions<'_>) -> Result<ExitCode> {
         let (erase_users, rest) = rest.split_at(n);
         let (hand_users, rest) = rest.split_at(n);
         let (_, rest) = rest.split_at(n);
-        // One user in three for the executor's batch, one for the hand-written one, one for the
-        // set-based writes alone.
-        let every_third = |from: usize| -> Vec<User> { rest.iter().skip(from).step_by(3).take(opts.batch).cloned().collect() };
-        let (batch_users, hand_batch_users, bulk_users) = (every_third(0), every_third(1), every_third(2));
+        // One user in three for the executor's batches, one for the hand-written ones, one for
+        // the set-based writes alone (one batch).
+        let every_third =
+            |from: usize, n: usize| -> Vec<User> { rest.iter().skip(from).step_by(3).take(n).cloned().collect() };
+        let rounds = opts.batch * opts.rounds;
+        let (batch_users, hand_batch_users, bulk_users) =
+            (every_third(0, rounds), every_third(1, rounds), every_third(2, opts.batch));
 
         let request = |u: &User, kind| -> Result<Request> {
             Ok(Request::new(kind, vec![Identity::email(&u.email).with_context(|| format!("user {}", u.id))?]))
@@ -686,7 +695,7 @@ pub fn run(opts: &DsrBenchOptions<'_>) -> Result<ExitCode> {
         }
 
         // The batch: `covenant dsr batch`'s way, CHUNK requests per transaction of each database,
-        // and the same erasures of other users by hand the same way; in two halves, in turn.
+        // and the same erasures of other users by hand the same way; whole batches, in turn.
         let requests = batch_users.iter().map(|u| request(u, RequestKind::Erasure)).collect::<Result<Vec<_>>>()?;
         // The set-based writes alone: half before the two batches, half after, so that they
         // meet the same cache and load as the batches on average.
@@ -696,7 +705,7 @@ pub fn run(opts: &DsrBenchOptions<'_>) -> Result<ExitCode> {
         bulk_took += bulk_writes(sql, &crm, &events, bulk_b, opts.chunk).await?;
         let bulk_rate = bulk_users.len() as f64 / bulk_took.as_secs_f64().max(1e-9);
         // Then contacts, each erased on the instruction of its customer (processor mode).
-        let all = contacts(&crm, 2 * opts.batch).await?;
+        let all = contacts(&crm, 2 * opts.batch * opts.rounds).await?;
         let (mine, theirs): (Vec<_>, Vec<_>) = all.iter().enumerate().partition(|(i, _)| i % 2 == 0);
         let requests = mine
             .iter()
@@ -739,19 +748,29 @@ pub fn run(opts: &DsrBenchOptions<'_>) -> Result<ExitCode> {
             (&contacts_batch, "contacts' (on their customers' instructions)", None),
         ];
         for (b, whose, bulk) in batches {
+            let each = |hand: bool| {
+                let rates: Vec<String> =
+                    b.rounds.iter().map(|(c, h)| format!("{:.0}", if hand { h } else { c })).collect();
+                rates.join(", ")
+            };
             println!(
-                "batch of {} erasures, {whose}, {} per transaction, looked up in {} parts: {:.1} s, erasures/s: {:.0}",
-                b.done,
+                "batch of {} erasures, {whose}, {} per transaction, looked up in {} parts, {} round(s): {} erasures in {:.1} s, erasures/s: {:.0} (each round: {})",
+                opts.batch,
                 opts.chunk,
                 opts.concurrency,
+                b.rounds.len(),
+                b.done,
                 b.took.as_secs_f64(),
-                b.rate()
+                b.rate(),
+                each(false)
             );
             println!(
-                "hand-written batch of {} erasures, {whose}, the same way: {:.1} s, erasures/s: {:.0} (Covenant's rate {:.2} of it)",
+                "hand-written batch of {} erasures, {whose}, the same way: {} erasures in {:.1} s, erasures/s: {:.0} (each round: {}; Covenant's rate {:.2} of it)",
+                opts.batch,
                 b.hand_done,
                 b.hand_took.as_secs_f64(),
                 b.hand_rate(),
+                each(true),
                 b.rate() / b.hand_rate().max(1e-9)
             );
             if let Some(bulk) = bulk {

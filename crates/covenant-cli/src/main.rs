@@ -362,10 +362,10 @@ enum BenchCommand {
     /// Generates the demo application (`covenant demo-data`) with CONTACTS contacts, or uses
     /// the demo folder of --config, then measures access and erasure requests of single persons
     /// through the executor and the same reads and writes as hand-written SQL, side by side
-    /// (medians), and batches of erasures (per second), of users and then of contacts on their
-    /// customers' instructions: `covenant dsr batch` does the same, in transactions of --chunk
-    /// requests, each chunk's people looked up together in --concurrency parts; and each batch
-    /// hand-written, run the same way. For users it also measures the floor: erasing other
+    /// (medians), and batches of --batch erasures (per second), of users and then of contacts
+    /// on their customers' instructions: `covenant dsr batch` does the same, in transactions of
+    /// --chunk requests, each chunk's people looked up together in --concurrency parts; and each
+    /// batch hand-written, run the same way; --rounds whole batches of each side, in turn. For users it also measures the floor: erasing other
     /// users by their writes alone, set-based (one statement per table for each chunk, no
     /// reads, no journal), the most erasures per second the database allows on this machine.
     /// Build with --release.
@@ -386,6 +386,9 @@ enum BenchCommand {
         /// Erasures of the batch written in one transaction per database
         #[arg(long, default_value_t = 100)]
         chunk: usize,
+        /// Whole batches of each kind run by each side, in turn (the rate is over all of them)
+        #[arg(long, default_value_t = 2)]
+        rounds: usize,
     },
     /// Verified erasure requests through the server's worker, in batches against one at a time
     ///
@@ -622,8 +625,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             dsr_cmd::DsrCommand::Runs { config, limit, format } => dsr_cmd::runs(&config, limit, format),
             dsr_cmd::DsrCommand::Batch(args) => dsr_batch::run(&args),
         },
-        Command::Bench(BenchCommand::Dsr { demo, samples, batch, concurrency, chunk }) => {
-            bench_dsr::run(&bench_dsr::DsrBenchOptions { demo: demo.source(), samples, batch, concurrency, chunk })
+        Command::Bench(BenchCommand::Dsr { demo, samples, batch, concurrency, chunk, rounds }) => {
+            bench_dsr::run(&bench_dsr::DsrBenchOptions {
+                demo: demo.source(),
+                samples,
+                batch,
+                concurrency,
+                chunk,
+                rounds,
+            })
         }
         Command::Bench(BenchCommand::Worker { demo, requests, batch, lanes }) => {
             let lanes = usize::from(lanes);

@@ -29,11 +29,17 @@ async fn bench_dsr_ends_with_the_three_summary_lines() {
     assert!(number(access, "access median ms:").is_some_and(|x| x > 0.0), "{stdout}");
     assert!(number(erasure, "erasure median ms:").is_some_and(|x| x > 0.0), "{stdout}");
     assert!(number(overhead, "overhead vs hand-written SQL:").is_some_and(|x| x > 0.0), "{stdout}");
-    // The batches ran: ten erasures of users each way, and ten of contacts on their customers'
-    // instructions (promises O3, P7), whose rows are gone.
+    // The batches ran, two whole batches each way by default: ten erasures of users in each,
+    // and ten of contacts on their customers' instructions (promises O3, P7), whose rows are gone.
     for whose in ["users'", "contacts' (on their customers' instructions)"] {
-        assert!(stdout.contains(&format!("\nbatch of 10 erasures, {whose},")), "{stdout}");
-        assert!(stdout.contains(&format!("hand-written batch of 10 erasures, {whose},")), "{stdout}");
+        let ours = format!(
+            "\nbatch of 10 erasures, {whose}, 4 per transaction, looked up in 4 parts, 2 round(s): 20 erasures in"
+        );
+        assert!(stdout.contains(&ours), "{stdout}");
+        assert!(
+            stdout.contains(&format!("hand-written batch of 10 erasures, {whose}, the same way: 20 erasures in")),
+            "{stdout}"
+        );
     }
     floor_line(&stdout);
     // Each contact's request may also find other contacts of its customer by the phone number
@@ -82,4 +88,7 @@ fn bench_dsr_refuses_bad_arguments() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--samples"), "{stderr}");
+    let out = covenant().args(["bench", "dsr", "--rounds", "0", "--contacts", "100"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--rounds"));
 }
