@@ -921,7 +921,6 @@ async fn pg_table_info<'e, E: sqlx::Executor<'e, Database = Postgres>>(
     Ok(info)
 }
 
-/// Every write of every group, with its group's number.
 /// Commits a transaction when `decision` says so, else (or if its sender is gone) rolls it
 /// back. Returns whether it committed.
 async fn end_when<DB: sqlx::Database>(

@@ -392,24 +392,18 @@ pub fn delete_order(ds: &Dataset, deleted: &[&str]) -> Vec<String> {
     order
 }
 
-/// Builds the plan of one request.
 /// Whether the annotations can find people by these identities: at least one, each of a kind
 /// some table holds. Besides these, a plan depends only on the request's kind and scope.
 pub fn check_identities(datasets: &[Dataset], identities: &[Identity]) -> Result<(), PlanError> {
     if identities.is_empty() {
         return Err(PlanError::NoIdentity);
     }
-    let known = |kind: &str| {
-        datasets.iter().flat_map(|d| &d.tables).flat_map(|t| t.identity_columns()).any(|(_, i)| i.to_string() == kind)
-    };
+    let kinds =
+        || datasets.iter().flat_map(|d| &d.tables).flat_map(|t| t.identity_columns().map(|(_, i)| i.to_string()));
     for id in identities {
         let kind = id.kind_name();
-        if !known(&kind) {
-            let known_kinds: BTreeSet<String> = datasets
-                .iter()
-                .flat_map(|d| &d.tables)
-                .flat_map(|t| t.identity_columns().map(|(_, i)| i.to_string()))
-                .collect();
+        if !kinds().any(|k| k == kind) {
+            let known_kinds: BTreeSet<String> = kinds().collect();
             return Err(PlanError::UnknownIdentityKind(
                 kind,
                 known_kinds.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", "),
@@ -419,6 +413,7 @@ pub fn check_identities(datasets: &[Dataset], identities: &[Identity]) -> Result
     Ok(())
 }
 
+/// Builds the plan of one request.
 pub fn build(
     policy: &Policy,
     datasets: &[Dataset],
